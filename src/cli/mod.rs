@@ -1,0 +1,91 @@
+//! The command-line interface: argument parsing (clap) and dispatch to the
+//! library. Each subcommand has its own file; none holds logic the library
+//! should have.
+
+mod bench;
+mod data;
+mod eval;
+mod inspect;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// Train small networks, attack them with adversarial noise, prune them, and
+/// measure how pruning changes accuracy, robustness and speed.
+#[derive(Parser, Debug)]
+#[command(name = "parana", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Hide progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model and save it as safetensors.
+    Train(train::TrainArgs),
+    /// Evaluate a model on the test set.
+    Eval(eval::EvalArgs),
+    /// Show a model file's architecture, parameters, sparsity and metadata.
+    Inspect(inspect::InspectArgs),
+    /// List, verify and fetch datasets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Measure speed (see also bench/compare_torch.py).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Options every command can read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Global {
+    pub quiet: bool,
+}
+
+/// Run the program; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    if let Some(t) = cli.threads {
+        if t == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return 2;
+        }
+        // Only fails if a pool already exists, which cannot happen here.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global();
+    }
+    let g = Global { quiet: cli.quiet };
+    let result = match cli.command {
+        Command::Train(a) => train::run(a, g),
+        Command::Eval(a) => eval::run(a, g),
+        Command::Inspect(a) => inspect::run(a, g),
+        Command::Data(c) => data::run(c, g),
+        Command::Bench(c) => bench::run(c, g),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// A progress bar, hidden when `quiet` or when stderr is not a terminal.
+pub(crate) fn progress(len: u64, quiet: bool, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}

@@ -1,0 +1,21 @@
+//! parana: train small neural networks, attack them with adversarial noise,
+//! prune them, and measure how pruning changes accuracy, robustness and speed.
+//!
+//! The library follows the pipeline of a study, one module per stage:
+//!
+//! `data` (IDX datasets) -> `nn` (layers with explicit forward/backward) ->
+//! `model` (architectures, initialisation, model files) -> `train` (Adam,
+//! checkpoints, logs). The `cli` module is a thin layer over these that the
+//! `parana` binary calls.
+
+pub mod bench;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod model;
+pub mod nn;
+pub mod rng;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! STUB
+/// Adam.
+pub struct Adam;

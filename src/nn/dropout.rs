@@ -1,0 +1,3 @@
+//! STUB
+/// Dropout.
+pub struct Dropout;

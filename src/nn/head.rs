@@ -1,0 +1,3 @@
+//! STUB
+/// Head.
+pub enum Head {}

@@ -1,0 +1,3 @@
+//! STUB
+/// Linear.
+pub struct Linear;
