@@ -1,1 +1,159 @@
-//! STUB
+//! Speed measurements behind `parana bench`: the training step and the
+//! test-set forward pass of the article's networks, on synthetic inputs so
+//! no dataset is needed. Results are medians over repetitions; compare them
+//! with PyTorch side by side with `bench/compare_torch.py`, which runs the
+//! same workloads and prints the ratios.
+
+use crate::model::{Arch, Model, eval::EVAL_BATCH, init};
+use crate::nn::{Adam, Head, Mode};
+use crate::rng::Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Timings of one workload.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    /// Median milliseconds.
+    pub median_ms: f64,
+    /// Fastest repetition, milliseconds.
+    pub min_ms: f64,
+    /// Repetitions measured (after warm-up).
+    pub reps: usize,
+}
+
+fn time(reps: usize, warmup: usize, mut f: impl FnMut()) -> Timing {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    Timing {
+        median_ms: t[t.len() / 2],
+        min_ms: t[0],
+        reps: t.len(),
+    }
+}
+
+/// Random images in [0, 1) and labels for `n` samples of `arch`.
+pub fn synthetic(arch: &Arch, n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+    let mut r = Rng::new(seed);
+    let x = (0..n * arch.in_len()).map(|_| r.uniform_f32()).collect();
+    let y = (0..n).map(|_| r.below(arch.classes as u64) as u8).collect();
+    (x, y)
+}
+
+/// A freshly initialised model of a preset.
+pub fn model(preset: &str, head: Head) -> crate::Result<Model> {
+    let mut m = Model::new(Arch::preset(preset)?, head);
+    init::init(&mut m, 1);
+    Ok(m)
+}
+
+/// One full training step (forward, loss, backward, Adam) at `batch`.
+pub fn train_step(model: &mut Model, batch: usize, reps: usize) -> Timing {
+    let (x, y) = synthetic(&model.arch, batch, 2);
+    let sizes: Vec<usize> = model.net.params().map(|p| p.len()).collect();
+    let mut adam = Adam::new(1e-4, 1e-4, &sizes);
+    let classes = model.arch.classes;
+    let head = model.head;
+    time(reps, 3, || {
+        model.net.forward(&x, batch, Mode::Train { seed: 1 });
+        let (out, grad) = model.net.output_and_grad_mut();
+        head.loss(out, &y, classes, Some(grad));
+        model.net.backward(&x, None, true);
+        adam.step(model.net.params_mut());
+    })
+}
+
+/// The forward pass over `n` images in evaluation-sized chunks.
+pub fn forward(model: &mut Model, n: usize, reps: usize) -> Timing {
+    let (x, _) = synthetic(&model.arch, n, 3);
+    let len = model.arch.in_len();
+    time(reps, 1, || {
+        for start in (0..n).step_by(EVAL_BATCH) {
+            let b = EVAL_BATCH.min(n - start);
+            model.net.forward(&x[start * len..(start + b) * len], b, Mode::Eval);
+        }
+    })
+}
+
+/// The figures `parana bench train --json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainBench {
+    /// Worker threads.
+    pub threads: usize,
+    /// `article-mlp` training step at batch 250, median ms.
+    pub train_step_ms: f64,
+    /// `article-mlp` forward over 10,000 images, median ms.
+    pub forward_10k_ms: f64,
+    /// `article-cnn` training step at batch 64, median ms.
+    pub cnn_train_step_ms: f64,
+    /// All timings in detail.
+    pub detail: std::collections::BTreeMap<String, Timing>,
+}
+
+/// Run the training benchmarks (`reps` repetitions each; the CNN gets a
+/// third as many, at least 3).
+pub fn train_bench(reps: usize, skip_cnn: bool) -> crate::Result<TrainBench> {
+    let mut detail = std::collections::BTreeMap::new();
+    let mut mlp = model("article-mlp", Head::Lq)?;
+    let step = train_step(&mut mlp, 250, reps);
+    let fwd = forward(&mut mlp, 10_000, reps.div_ceil(3).max(3));
+    let cnn = if skip_cnn {
+        None
+    } else {
+        let mut cnn = model("article-cnn", Head::Sce)?;
+        Some(train_step(&mut cnn, 64, reps.div_ceil(3).max(3)))
+    };
+    let out = TrainBench {
+        threads: rayon::current_num_threads(),
+        train_step_ms: step.median_ms,
+        forward_10k_ms: fwd.median_ms,
+        cnn_train_step_ms: cnn.as_ref().map_or(f64::NAN, |t| t.median_ms),
+        detail: Default::default(),
+    };
+    detail.insert("mlp_train_step_b250".into(), step);
+    detail.insert("mlp_forward_10k".into(), fwd);
+    if let Some(c) = cnn {
+        detail.insert("cnn_train_step_b64".into(), c);
+    }
+    Ok(TrainBench { detail, ..out })
+}
+
+/// Outputs, loss and gradients of `model` on `batch` synthetic images, for
+/// checking the engine against PyTorch on the same weights
+/// (`bench/compare_torch.py`). Tensors: `x` `[batch, in]`, `labels`
+/// `[batch]` (as f32), `out` `[batch, classes]`, `loss` `[1]` (head loss
+/// without L2), `grad.<param name>` for every parameter (of the head loss
+/// without L2), `grad.x` (input gradient).
+pub fn reference_dump(model: &mut Model, batch: usize, seed: u64) -> crate::tensorfile::TensorFile {
+    let (x, y) = synthetic(&model.arch, batch, seed);
+    let classes = model.arch.classes;
+    let head = model.head;
+    model.net.forward(&x, batch, Mode::Eval);
+    let (out, grad) = model.net.output_and_grad_mut();
+    let loss = head.loss(out, &y, classes, Some(grad));
+    let out = out.to_vec();
+    let mut dx = vec![0.0; x.len()];
+    model.net.backward(&x, Some(&mut dx), true);
+    let mut f = crate::tensorfile::TensorFile::default();
+    let in_len = model.arch.in_len();
+    f.insert("x", vec![batch, in_len], x);
+    f.insert("labels", vec![batch], y.iter().map(|&v| v as f32).collect());
+    f.insert("out", vec![batch, classes], out);
+    f.insert("loss", vec![1], vec![loss]);
+    f.insert("grad.x", vec![batch, in_len], dx);
+    let grads: Vec<(String, Vec<usize>, Vec<f32>)> =
+        model.named_params().map(|(n, p)| (n, p.shape.clone(), p.grad.clone())).collect();
+    for (n, s, g) in grads {
+        f.insert(format!("grad.{n}"), s, g);
+    }
+    f.meta.insert("head".into(), head.name().into());
+    f
+}

@@ -89,3 +89,28 @@ pub(crate) fn progress(len: u64, quiet: bool, template: &str) -> indicatif::Prog
     }
     pb
 }
+
+/// Which dataset to use; shared by every command that reads one.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct DataOpts {
+    /// Dataset name: mnist, fashion-mnist or kmnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder holding the dataset's four IDX files (overrides the search path).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl DataOpts {
+    /// Load the dataset, with `val` training images split off for validation.
+    pub fn load(&self, val: Option<usize>) -> crate::Result<crate::data::Dataset> {
+        crate::data::Dataset::load(&self.dataset, self.data_dir.as_deref(), val)
+    }
+}
+
+/// Print `value` as pretty JSON on stdout.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> crate::Result<()> {
+    let s = serde_json::to_string_pretty(value).map_err(|e| crate::Error::Other(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}

@@ -1,11 +1,159 @@
-//! STUB
-use super::Global;
-use crate::error::Result;
+//! `parana train`: train a model and save it.
 
-/// Arguments.
+use super::{DataOpts, Global, print_json, progress};
+use crate::error::{Error, Result};
+use crate::model::{Arch, Model, arch, eval, file, init};
+use crate::nn::Head;
+use crate::train::{self, TrainConfig, TrainIo};
+use std::path::PathBuf;
+
+/// Train a model and save it as safetensors.
 #[derive(clap::Args, Debug)]
-pub struct TrainArgs {}
+#[command(after_help = "Examples:
+  parana train --arch article-mlp --head lq --steps 10000 --seed 1 --out lq.safetensors
+  parana train --arch article-cnn --head sce --steps 6000 --out cnn.safetensors
+  parana train --hidden 300,100 --steps 2000 --out small.safetensors
+  parana train --out lq.safetensors --resume   # continue after an interruption")]
+pub struct TrainArgs {
+    /// Architecture preset: article-mlp, seed-mlp or article-cnn.
+    #[arg(long, default_value = "article-mlp")]
+    arch: String,
+    /// Custom fully connected hidden widths, e.g. 1500,1000,800 (overrides --arch).
+    #[arg(long)]
+    hidden: Option<String>,
+    /// Custom convolutions, e.g. 7x7x12,5x5x15 (with --hidden).
+    #[arg(long)]
+    conv: Option<String>,
+    /// Cost function: lq (linear-quadratic) or sce (softmax cross-entropy).
+    #[arg(long, default_value = "lq")]
+    head: Head,
+    /// Dropout probability after each hidden fully connected layer.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// Optimisation steps.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    /// Images per step.
+    #[arg(long, default_value_t = 250)]
+    batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f32,
+    /// L2 coefficient (loss term lambda * sum(w^2) / 2).
+    #[arg(long, default_value_t = 1e-4)]
+    l2: f32,
+    /// Seed for initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    data: DataOpts,
+    /// Hold out the last N training images for validation (evaluations use them instead of the test set).
+    #[arg(long)]
+    val: Option<usize>,
+    /// Output model file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Evaluate every N steps into the log.
+    #[arg(long, default_value_t = 500)]
+    eval_every: u64,
+    /// Checkpoint every N steps (to OUT with .ckpt.safetensors).
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: u64,
+    /// Continue from the checkpoint of an interrupted run with the same settings.
+    #[arg(long)]
+    resume: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
 
-pub(super) fn run(_a: TrainArgs, _g: Global) -> Result<()> {
-    todo!()
+/// `X.safetensors` -> `X.<suffix>`.
+fn side_file(out: &std::path::Path, suffix: &str) -> PathBuf {
+    let stem = out.file_name().and_then(|s| s.to_str()).unwrap_or("model");
+    let stem = stem.strip_suffix(".safetensors").unwrap_or(stem);
+    out.with_file_name(format!("{stem}.{suffix}"))
+}
+
+pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
+    let mut arch = match (&a.hidden, &a.conv) {
+        (Some(h), c) => Arch::custom(arch::parse_hidden(h)?, arch::parse_convs(c.as_deref().unwrap_or(""))?)?,
+        (None, Some(_)) => return Err(Error::input("--conv needs --hidden for the fully connected part")),
+        (None, None) => Arch::preset(&a.arch)?,
+    };
+    arch.dropout = a.dropout;
+    arch.validate()?;
+    let cfg = TrainConfig {
+        steps: a.steps,
+        batch: a.batch,
+        lr: a.lr,
+        l2: a.l2,
+        seed: a.seed,
+    };
+    cfg.validate()?;
+    let data = a.data.load(a.val)?;
+    if data.classes != arch.classes {
+        arch.classes = data.classes;
+    }
+    let mut model = Model::new(arch, a.head);
+    init::init(&mut model, a.seed);
+    let io = TrainIo {
+        checkpoint: Some(side_file(&a.out, "ckpt.safetensors")),
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        log: Some(side_file(&a.out, "log.csv")),
+        eval_every: a.eval_every,
+    };
+    if !g.quiet {
+        eprintln!(
+            "training {} ({}, {} parameters) on {} for {} steps",
+            model.arch.describe(),
+            model.head,
+            model.param_count(),
+            data.name,
+            cfg.steps
+        );
+    }
+    let pb = progress(cfg.steps, g.quiet, "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})");
+    let summary = train::train(&mut model, &data, &cfg, &io, |s| {
+        pb.set_position(s.step);
+        let mut msg = format!("loss {:.4} acc {:.3}", s.loss, s.accuracy);
+        if let Some(e) = s.eval_accuracy {
+            msg += &format!(" eval {e:.4}");
+        }
+        pb.set_message(msg);
+    })?;
+    pb.finish_and_clear();
+    let test = eval::evaluate(&mut model, &data.test);
+    let m = &mut model.meta;
+    m.insert("dataset".into(), data.name.clone());
+    m.insert("seed".into(), cfg.seed.to_string());
+    m.insert("steps".into(), cfg.steps.to_string());
+    m.insert("train_config".into(), serde_json::to_string(&cfg).unwrap_or_default());
+    m.insert("test_accuracy".into(), format!("{:.4}", test.accuracy));
+    m.insert("created".into(), humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
+    file::save(&model, &a.out)?;
+    if a.json {
+        print_json(&serde_json::json!({
+            "model": a.out,
+            "arch": model.arch.describe(),
+            "head": model.head,
+            "steps": cfg.steps,
+            "resumed_from": summary.resumed_from,
+            "seconds": summary.seconds,
+            "loss": summary.loss,
+            "test_accuracy": test.accuracy,
+        }))?;
+    } else {
+        println!(
+            "{}: {} {} trained {} steps in {:.1}s, test accuracy {:.4}",
+            a.out.display(),
+            model.arch.describe(),
+            model.head,
+            cfg.steps,
+            summary.seconds,
+            test.accuracy
+        );
+    }
+    Ok(())
 }

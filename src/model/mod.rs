@@ -1,1 +1,99 @@
-//! STUB
+//! Models: an architecture ([`Arch`]), a head ([`Head`]) and the network of
+//! layers built from them, with initialisation, evaluation and model files.
+
+pub mod arch;
+pub mod eval;
+pub mod file;
+pub mod init;
+
+pub use arch::{Arch, ConvSpec};
+pub use eval::Evaluation;
+
+use crate::nn::{Conv2d, Dropout, Head, Layer, Linear, Mode, Param, Permute, Relu, Sequential};
+use std::collections::BTreeMap;
+
+/// A network ready to train or evaluate.
+pub struct Model {
+    /// Its shape.
+    pub arch: Arch,
+    /// Its cost function.
+    pub head: Head,
+    /// The layers.
+    pub net: Sequential,
+    /// Free-form metadata carried in the model file (dataset, seed, ...).
+    pub meta: BTreeMap<String, String>,
+}
+
+impl Model {
+    /// A model of `arch` with every parameter zero; call [`init::init`] or
+    /// load weights into it.
+    pub fn new(arch: Arch, head: Head) -> Model {
+        let [h, w, c] = arch.input;
+        let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+        let mut ch = c;
+        for s in &arch.convs {
+            layers.push(Box::new(Conv2d::new(h, w, ch, s.out, s.kh, s.kw)));
+            layers.push(Box::new(Relu::new(h * w * s.out)));
+            ch = s.out;
+        }
+        if !arch.convs.is_empty() {
+            layers.push(Box::new(Permute::nhwc_to_nchw(h, w, ch)));
+        }
+        let mut prev = arch.flat_len();
+        for &n in &arch.hidden {
+            layers.push(Box::new(Linear::new(prev, n)));
+            layers.push(Box::new(Relu::new(n)));
+            if arch.dropout > 0.0 {
+                layers.push(Box::new(Dropout::new(n, arch.dropout)));
+            }
+            prev = n;
+        }
+        layers.push(Box::new(Linear::new(prev, arch.classes)));
+        Model {
+            arch,
+            head,
+            net: Sequential::new(layers),
+            meta: BTreeMap::new(),
+        }
+    }
+
+    /// PyTorch state-dict names of the parameters, in the order of
+    /// [`Sequential::params`]: `convs.{i}.weight|bias` for convolutions,
+    /// `layers.{i}.weight|bias` for fully connected layers.
+    pub fn param_names(&self) -> Vec<String> {
+        let (mut ci, mut li) = (0, 0);
+        let mut names = Vec::new();
+        for l in self.net.layers() {
+            let prefix = match l.kind() {
+                "conv2d" => {
+                    ci += 1;
+                    format!("convs.{}", ci - 1)
+                }
+                "linear" => {
+                    li += 1;
+                    format!("layers.{}", li - 1)
+                }
+                _ => continue,
+            };
+            for p in l.params() {
+                names.push(format!("{prefix}.{}", p.name));
+            }
+        }
+        names
+    }
+
+    /// Parameters with their names.
+    pub fn named_params(&self) -> impl Iterator<Item = (String, &Param)> {
+        self.param_names().into_iter().zip(self.net.params())
+    }
+
+    /// Number of learnable values.
+    pub fn param_count(&self) -> usize {
+        self.net.params().map(|p| p.len()).sum()
+    }
+
+    /// Raw outputs for `n` images `x` (`n * arch.in_len()` values in [0, 1]).
+    pub fn logits(&mut self, x: &[f32], n: usize) -> &[f32] {
+        self.net.forward(x, n, Mode::Eval)
+    }
+}

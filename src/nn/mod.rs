@@ -26,6 +26,7 @@ pub mod matmul;
 pub mod permute;
 pub mod relu;
 pub mod sce;
+pub mod sequential;
 
 #[cfg(test)]
 pub(crate) mod gradcheck;
@@ -37,6 +38,7 @@ pub use head::Head;
 pub use linear::Linear;
 pub use permute::Permute;
 pub use relu::Relu;
+pub use sequential::Sequential;
 
 /// A learnable tensor and its gradient, in PyTorch's layout.
 #[derive(Clone, Debug)]

@@ -1,1 +1,288 @@
-//! STUB
+//! Training: mini-batch Adam on a head's loss plus L2, with periodic
+//! evaluation into a CSV log and resumable checkpoints.
+//!
+//! A run is determined by its seed: the shuffling of each epoch and the
+//! dropout masks of each step come from streams keyed by (seed, epoch) and
+//! (seed, step), so a run resumed from a checkpoint continues to exactly
+//! the weights of an uninterrupted one.
+
+pub mod batches;
+pub mod checkpoint;
+
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::model::{Model, eval};
+use crate::nn::{Adam, Mode, head::argmax_rows};
+use batches::Batches;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Optimisation steps (mini-batches).
+    pub steps: u64,
+    /// Images per mini-batch.
+    pub batch: usize,
+    /// Adam learning rate.
+    pub lr: f32,
+    /// L2 coefficient lambda (loss term `lambda * sum(w²) / 2`).
+    pub l2: f32,
+    /// Seed for initialisation, shuffling and dropout.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            steps: 10_000,
+            batch: 250,
+            lr: 1e-4,
+            l2: 1e-4,
+            seed: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check the settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(Error::input("batch size must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::input(format!("learning rate must be positive, got {}", self.lr)));
+        }
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            return Err(Error::input(format!("L2 coefficient must be >= 0, got {}", self.l2)));
+        }
+        Ok(())
+    }
+
+    /// The settings a resumed run must share with the checkpoint (all but
+    /// the number of steps, which may be extended).
+    pub fn resume_key(&self) -> String {
+        format!("batch={} lr={} l2={} seed={}", self.batch, self.lr, self.l2, self.seed)
+    }
+}
+
+/// Where training writes its side files, and how often.
+#[derive(Clone, Debug, Default)]
+pub struct TrainIo {
+    /// Checkpoint file (written every `checkpoint_every` steps).
+    pub checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints (0: only at the end).
+    pub checkpoint_every: u64,
+    /// Continue from `checkpoint` if it exists.
+    pub resume: bool,
+    /// CSV log of periodic evaluations.
+    pub log: Option<PathBuf>,
+    /// Steps between evaluations (0: only at the end).
+    pub eval_every: u64,
+}
+
+/// What the progress callback is told after every step.
+#[derive(Clone, Debug)]
+pub struct StepInfo {
+    /// Steps done.
+    pub step: u64,
+    /// Total steps.
+    pub steps: u64,
+    /// Smoothed training loss (without L2).
+    pub loss: f64,
+    /// Smoothed training-batch accuracy.
+    pub accuracy: f64,
+    /// Accuracy of the latest evaluation, if one ran at this step.
+    pub eval_accuracy: Option<f64>,
+}
+
+/// One row of the training log.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogRow {
+    /// Steps done.
+    pub step: u64,
+    /// Smoothed training loss.
+    pub loss: f64,
+    /// Smoothed training-batch accuracy.
+    pub train_accuracy: f64,
+    /// Accuracy on the validation split (or the test split without one).
+    pub eval_accuracy: f64,
+    /// Seconds since this process started training.
+    pub seconds: f64,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    /// Steps done in total.
+    pub steps: u64,
+    /// Step this process started from (non-zero after a resume).
+    pub resumed_from: u64,
+    /// Final smoothed loss.
+    pub loss: f64,
+    /// Accuracy on the evaluation split at the end.
+    pub eval_accuracy: f64,
+    /// Which split that was: `val` or `test`.
+    pub eval_split: String,
+    /// Seconds spent training in this process.
+    pub seconds: f64,
+}
+
+/// Train `model` (already initialised) on `data`. `on_step` is called after
+/// every step (for progress display).
+pub fn train(
+    model: &mut Model,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    io: &TrainIo,
+    mut on_step: impl FnMut(&StepInfo),
+) -> Result<TrainSummary> {
+    cfg.validate()?;
+    let train = &data.train;
+    if train.is_empty() {
+        return Err(Error::input("the training set is empty"));
+    }
+    if train.image_len() != model.arch.in_len() {
+        return Err(Error::input(format!(
+            "images of {}x{} do not fit {}",
+            train.rows,
+            train.cols,
+            model.arch.describe()
+        )));
+    }
+    let (eval_split, eval_name): (&Split, &str) = match &data.val {
+        Some(v) => (v, "val"),
+        None => (&data.test, "test"),
+    };
+    let sizes: Vec<usize> = model.net.params().map(|p| p.len()).collect();
+    let mut adam = Adam::new(cfg.lr, cfg.l2, &sizes);
+    let mut start = 0;
+    let mut rows: Vec<LogRow> = Vec::new();
+    if io.resume
+        && let Some(ck) = &io.checkpoint
+        && ck.exists()
+    {
+        start = checkpoint::load(ck, model, &mut adam, cfg)?;
+        if let Some(log) = &io.log {
+            rows = read_log(log, start);
+        }
+    }
+
+    let classes = model.arch.classes;
+    let in_len = model.arch.in_len();
+    let b = cfg.batch;
+    let mut batches = Batches::new(train.len(), b, cfg.seed);
+    let mut idx = Vec::with_capacity(b);
+    let mut x = vec![0.0f32; b * in_len];
+    let mut labels = vec![0u8; b];
+    let (mut loss_avg, mut acc_avg) = (f64::NAN, f64::NAN);
+    let t0 = Instant::now();
+    let mut last_eval = f64::NAN;
+
+    for step in start..cfg.steps {
+        batches.indices(step, &mut idx);
+        train.gather_f32(&idx, &mut x);
+        for (l, &i) in labels.iter_mut().zip(&idx) {
+            *l = train.labels[i];
+        }
+        let seed = cfg.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let out = model.net.forward(&x, b, Mode::Train { seed });
+        let correct = argmax_rows(out, classes).zip(&labels).filter(|(p, l)| *p == **l as usize).count();
+        let (out, grad) = model.net.output_and_grad_mut();
+        let loss = model.head.loss(out, &labels, classes, Some(grad));
+        model.net.backward(&x, None, true);
+        adam.step(model.net.params_mut());
+        if !loss.is_finite() {
+            return Err(Error::Other(format!(
+                "training diverged at step {} (loss {loss}); try a smaller learning rate",
+                step + 1
+            )));
+        }
+
+        let acc = correct as f64 / b as f64;
+        let a = 0.02;
+        loss_avg = if loss_avg.is_nan() { loss as f64 } else { (1.0 - a) * loss_avg + a * loss as f64 };
+        acc_avg = if acc_avg.is_nan() { acc } else { (1.0 - a) * acc_avg + a * acc };
+        let done = step + 1;
+        let mut eval_accuracy = None;
+        let is_last = done == cfg.steps;
+        if (io.eval_every > 0 && done % io.eval_every == 0) || is_last {
+            let e = eval::evaluate(model, eval_split).accuracy;
+            eval_accuracy = Some(e);
+            last_eval = e;
+            rows.push(LogRow {
+                step: done,
+                loss: loss_avg,
+                train_accuracy: acc_avg,
+                eval_accuracy: e,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+            if let Some(log) = &io.log {
+                write_log(log, &rows)?;
+            }
+        }
+        if let Some(ck) = &io.checkpoint
+            && ((io.checkpoint_every > 0 && done % io.checkpoint_every == 0) || is_last)
+        {
+            checkpoint::save(ck, model, &adam, cfg, done)?;
+        }
+        on_step(&StepInfo {
+            step: done,
+            steps: cfg.steps,
+            loss: loss_avg,
+            accuracy: acc_avg,
+            eval_accuracy,
+        });
+    }
+    if start >= cfg.steps {
+        last_eval = eval::evaluate(model, eval_split).accuracy;
+    }
+    Ok(TrainSummary {
+        steps: cfg.steps,
+        resumed_from: start,
+        loss: loss_avg,
+        eval_accuracy: last_eval,
+        eval_split: eval_name.into(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+const LOG_HEADER: &str = "step,loss,train_accuracy,eval_accuracy,seconds";
+
+fn write_log(path: &std::path::Path, rows: &[LogRow]) -> Result<()> {
+    let mut s = String::from(LOG_HEADER);
+    s.push('\n');
+    for r in rows {
+        s += &format!(
+            "{},{:.6},{:.6},{:.6},{:.3}\n",
+            r.step, r.loss, r.train_accuracy, r.eval_accuracy, r.seconds
+        );
+    }
+    crate::io::write_atomic(path, s.as_bytes())
+}
+
+/// Rows of an existing log up to `max_step` (a resumed run keeps them).
+fn read_log(path: &std::path::Path, max_step: u64) -> Vec<LogRow> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            if v.len() != 5 {
+                return None;
+            }
+            Some(LogRow {
+                step: v[0].parse().ok()?,
+                loss: v[1].parse().ok()?,
+                train_accuracy: v[2].parse().ok()?,
+                eval_accuracy: v[3].parse().ok()?,
+                seconds: v[4].parse().ok()?,
+            })
+        })
+        .filter(|r| r.step <= max_step)
+        .collect()
+}

@@ -1,0 +1,69 @@
+//! Evaluating a model on a split: accuracy, per-class accuracy and the
+//! confusion matrix.
+
+use super::Model;
+use crate::data::Split;
+use crate::nn::head::argmax_rows;
+use serde::Serialize;
+
+/// Images per forward pass when evaluating (large enough for efficient
+/// products, small enough to keep activations in a few tens of MB).
+pub const EVAL_BATCH: usize = 1000;
+
+/// The result of evaluating a model on a split.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Images classified correctly.
+    pub correct: usize,
+    /// Images evaluated.
+    pub total: usize,
+    /// Accuracy per true class.
+    pub per_class: Vec<f64>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<usize>>,
+}
+
+/// Predicted class of every image of `split`.
+pub fn predict(model: &mut Model, split: &Split) -> Vec<usize> {
+    let n = split.len();
+    let len = split.image_len();
+    let classes = model.arch.classes;
+    let mut x = vec![0.0f32; EVAL_BATCH.min(n.max(1)) * len];
+    let mut out = Vec::with_capacity(n);
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(EVAL_BATCH) {
+        let b = chunk.len();
+        split.gather_f32(chunk, &mut x[..b * len]);
+        let logits = model.logits(&x[..b * len], b);
+        out.extend(argmax_rows(logits, classes));
+    }
+    out
+}
+
+/// Evaluate `model` on every image of `split`.
+pub fn evaluate(model: &mut Model, split: &Split) -> Evaluation {
+    let classes = model.arch.classes;
+    let pred = predict(model, split);
+    let mut confusion = vec![vec![0usize; classes]; classes];
+    for (&p, &y) in pred.iter().zip(&split.labels) {
+        confusion[y as usize][p] += 1;
+    }
+    let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
+    let per_class = confusion
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let n: usize = row.iter().sum();
+            if n == 0 { 0.0 } else { row[c] as f64 / n as f64 }
+        })
+        .collect();
+    Evaluation {
+        accuracy: if pred.is_empty() { 0.0 } else { correct as f64 / pred.len() as f64 },
+        correct,
+        total: pred.len(),
+        per_class,
+        confusion,
+    }
+}

@@ -1,0 +1,140 @@
+//! Reading and writing safetensors files of named `f32` tensors with string
+//! metadata: the container of parana's model, checkpoint and noise files.
+//!
+//! Loading checks everything a user's file can get wrong (not safetensors,
+//! truncated, wrong dtype, NaN or infinite values) and names the file in
+//! the error.
+
+use crate::error::{Error, Result};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// One tensor: its shape and its values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<f32>,
+}
+
+/// The contents of a safetensors file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TensorFile {
+    /// Tensors by name (sorted, so files are byte-for-byte reproducible).
+    pub tensors: BTreeMap<String, Tensor>,
+    /// The `__metadata__` strings.
+    pub meta: BTreeMap<String, String>,
+}
+
+impl TensorFile {
+    /// Add a tensor.
+    pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        self.tensors.insert(name.into(), Tensor { shape, data });
+    }
+
+    /// Serialise to bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(n, t)| {
+                let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (n.clone(), b, t.shape.clone())
+            })
+            .collect();
+        let mut views = Vec::with_capacity(bytes.len());
+        for (n, b, s) in &bytes {
+            let v = TensorView::new(Dtype::F32, s.clone(), b)
+                .map_err(|e| Error::Other(format!("tensor {n}: {e}")))?;
+            views.push((n.clone(), v));
+        }
+        let meta: HashMap<String, String> = self.meta.clone().into_iter().collect();
+        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Other(format!("safetensors: {e}")))
+    }
+
+    /// Write atomically to `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::io::write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Parse `bytes` read from `path` (the path is only used in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TensorFile> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))?;
+        let meta = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.iter() {
+            if view.dtype() != Dtype::F32 {
+                return Err(Error::file(
+                    path,
+                    format!("tensor '{name}' has dtype {:?}, expected F32", view.dtype()),
+                ));
+            }
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::file(
+                    path,
+                    format!("tensor '{name}' holds a non-finite value ({}) at index {i}", data[i]),
+                ));
+            }
+            tensors.insert(
+                name.to_string(),
+                Tensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                },
+            );
+        }
+        Ok(TensorFile { tensors, meta })
+    }
+
+    /// Read and check the file at `path`.
+    pub fn load(path: &Path) -> Result<TensorFile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        TensorFile::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejects_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.safetensors");
+        let mut f = TensorFile::default();
+        f.insert("a.weight", vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5]);
+        f.insert("a.bias", vec![2], vec![0.1, 0.2]);
+        f.meta.insert("k".into(), "v".into());
+        f.save(&p).unwrap();
+        let g = TensorFile::load(&p).unwrap();
+        assert_eq!(f, g);
+        // Byte-for-byte reproducible.
+        assert_eq!(f.to_bytes().unwrap(), g.to_bytes().unwrap());
+
+        let bytes = std::fs::read(&p).unwrap();
+        for cut in [0, 4, 8, 20, bytes.len() - 1] {
+            let e = TensorFile::from_bytes(&bytes[..cut], &p).unwrap_err().to_string();
+            assert!(e.contains("t.safetensors") && e.contains("not a valid safetensors"), "{e}");
+        }
+        let mut nan = f.clone();
+        nan.insert("a.bias", vec![2], vec![0.1, f32::NAN]);
+        let e = TensorFile::from_bytes(&nan.to_bytes().unwrap(), &p).unwrap_err().to_string();
+        assert!(e.contains("non-finite") && e.contains("a.bias"), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Training checkpoints: the weights, Adam's moments and step count, and the
+//! settings they were made with, in one safetensors file written
+//! atomically. Resuming from one continues to exactly the weights an
+//! uninterrupted run reaches.
+
+use super::TrainConfig;
+use crate::error::{Error, Result};
+use crate::model::{Model, file};
+use crate::nn::Adam;
+use crate::tensorfile::TensorFile;
+use std::path::Path;
+
+/// Save the training state after `step` steps.
+pub fn save(path: &Path, model: &Model, adam: &Adam, cfg: &TrainConfig, step: u64) -> Result<()> {
+    let mut f = file::to_tensor_file(model);
+    for ((name, p), (m, v)) in model.named_params().zip(adam.m.iter().zip(&adam.v)) {
+        f.insert(format!("adam.m.{name}"), p.shape.clone(), m.clone());
+        f.insert(format!("adam.v.{name}"), p.shape.clone(), v.clone());
+    }
+    f.meta.insert("checkpoint_step".into(), step.to_string());
+    f.meta.insert("adam_t".into(), adam.t.to_string());
+    f.meta.insert("train_config".into(), cfg.resume_key());
+    f.save(path)
+}
+
+/// Restore a checkpoint into `model` and `adam`; returns the step it was
+/// taken at. Fails if it was made for another architecture or with other
+/// settings (a resume must continue the same run).
+pub fn load(path: &Path, model: &mut Model, adam: &mut Adam, cfg: &TrainConfig) -> Result<u64> {
+    let mut f = TensorFile::load(path)?;
+    let key = f.meta.get("train_config").cloned().unwrap_or_default();
+    if key != cfg.resume_key() {
+        return Err(Error::file(
+            path,
+            format!(
+                "checkpoint was made with other training settings ({key}); now {}",
+                cfg.resume_key()
+            ),
+        ));
+    }
+    let step: u64 = meta_num(&f, "checkpoint_step", path)?;
+    let t: u64 = meta_num(&f, "adam_t", path)?;
+    let names = model.param_names();
+    let mut moments = Vec::new();
+    for n in &names {
+        for kind in ["m", "v"] {
+            let key = format!("adam.{kind}.{n}");
+            let t = f
+                .tensors
+                .remove(&key)
+                .ok_or_else(|| Error::file(path, format!("missing tensor '{key}'")))?;
+            moments.push(t.data);
+        }
+    }
+    let loaded = file::from_tensor_file(&f, path)?;
+    if loaded.arch != model.arch || loaded.head != model.head {
+        return Err(Error::file(
+            path,
+            format!(
+                "checkpoint is of {} ({}), this run trains {} ({})",
+                loaded.arch.describe(),
+                loaded.head,
+                model.arch.describe(),
+                model.head
+            ),
+        ));
+    }
+    for (dst, src) in model.net.params_mut().zip(loaded.net.params()) {
+        dst.value.copy_from_slice(&src.value);
+    }
+    let mut it = moments.into_iter();
+    for (i, name) in names.iter().enumerate() {
+        let (m, v) = (it.next(), it.next());
+        if let (Some(m), Some(v)) = (m, v) {
+            if m.len() != adam.m[i].len() || v.len() != adam.v[i].len() {
+                return Err(Error::file(path, format!("Adam state of '{name}' has the wrong size")));
+            }
+            adam.m[i] = m;
+            adam.v[i] = v;
+        }
+    }
+    adam.t = t;
+    Ok(step)
+}
+
+fn meta_num(f: &TensorFile, key: &str, path: &Path) -> Result<u64> {
+    f.meta
+        .get(key)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::file(path, format!("not a training checkpoint (no '{key}')")))
+}
