@@ -78,7 +78,9 @@ pub fn forward(model: &mut Model, n: usize, reps: usize) -> Timing {
     time(reps, 1, || {
         for start in (0..n).step_by(EVAL_BATCH) {
             let b = EVAL_BATCH.min(n - start);
-            model.net.forward(&x[start * len..(start + b) * len], b, Mode::Eval);
+            model
+                .net
+                .forward(&x[start * len..(start + b) * len], b, Mode::Eval);
         }
     })
 }
@@ -149,8 +151,10 @@ pub fn reference_dump(model: &mut Model, batch: usize, seed: u64) -> crate::tens
     f.insert("out", vec![batch, classes], out);
     f.insert("loss", vec![1], vec![loss]);
     f.insert("grad.x", vec![batch, in_len], dx);
-    let grads: Vec<(String, Vec<usize>, Vec<f32>)> =
-        model.named_params().map(|(n, p)| (n, p.shape.clone(), p.grad.clone())).collect();
+    let grads: Vec<(String, Vec<usize>, Vec<f32>)> = model
+        .named_params()
+        .map(|(n, p)| (n, p.shape.clone(), p.grad.clone()))
+        .collect();
     for (n, s, g) in grads {
         f.insert(format!("grad.{n}"), s, g);
     }

@@ -52,7 +52,8 @@ impl TensorFile {
             views.push((n.clone(), v));
         }
         let meta: HashMap<String, String> = self.meta.clone().into_iter().collect();
-        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Other(format!("safetensors: {e}")))
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::Other(format!("safetensors: {e}")))
     }
 
     /// Write atomically to `path`.
@@ -88,7 +89,10 @@ impl TensorFile {
             if let Some(i) = data.iter().position(|v| !v.is_finite()) {
                 return Err(Error::file(
                     path,
-                    format!("tensor '{name}' holds a non-finite value ({}) at index {i}", data[i]),
+                    format!(
+                        "tensor '{name}' holds a non-finite value ({}) at index {i}",
+                        data[i]
+                    ),
                 ));
             }
             tensors.insert(
@@ -129,12 +133,19 @@ mod tests {
 
         let bytes = std::fs::read(&p).unwrap();
         for cut in [0, 4, 8, 20, bytes.len() - 1] {
-            let e = TensorFile::from_bytes(&bytes[..cut], &p).unwrap_err().to_string();
-            assert!(e.contains("t.safetensors") && e.contains("not a valid safetensors"), "{e}");
+            let e = TensorFile::from_bytes(&bytes[..cut], &p)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.safetensors") && e.contains("not a valid safetensors"),
+                "{e}"
+            );
         }
         let mut nan = f.clone();
         nan.insert("a.bias", vec![2], vec![0.1, f32::NAN]);
-        let e = TensorFile::from_bytes(&nan.to_bytes().unwrap(), &p).unwrap_err().to_string();
+        let e = TensorFile::from_bytes(&nan.to_bytes().unwrap(), &p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("non-finite") && e.contains("a.bias"), "{e}");
     }
 }

@@ -19,7 +19,11 @@ fn assert_user_error(o: &Output, needles: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
     for n in needles {
         assert!(err.contains(n), "'{n}' missing from: {err}");
     }
@@ -32,10 +36,28 @@ fn train_eval_inspect_round_trip() {
     let m = model.to_str().unwrap();
     let data = mnist_dir();
     let d = data.to_str().unwrap();
-    let o = run(&["train", "--hidden", "128", "--head", "sce", "--steps", "200", "--lr", "1e-3", "--data-dir", d, "--out", m, "--json"]);
+    let o = run(&[
+        "train",
+        "--hidden",
+        "128",
+        "--head",
+        "sce",
+        "--steps",
+        "200",
+        "--lr",
+        "1e-3",
+        "--data-dir",
+        d,
+        "--out",
+        m,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(summary["test_accuracy"].as_f64().unwrap() > 0.9, "{summary}");
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.9,
+        "{summary}"
+    );
     assert!(dir.path().join("small.log.csv").exists());
     assert!(dir.path().join("small.ckpt.safetensors").exists());
 
@@ -45,7 +67,11 @@ fn train_eval_inspect_round_trip() {
     let acc = e["clean_accuracy"].as_f64().unwrap();
     assert!((acc - summary["test_accuracy"].as_f64().unwrap()).abs() < 1e-9);
     let confusion = e["confusion"].as_array().unwrap();
-    let total: u64 = confusion.iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 10_000);
 
     let o = run(&["inspect", "--model", m, "--json"]);
@@ -65,19 +91,55 @@ fn bad_input_gives_one_line_and_exit_code_2() {
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"this is not a model").unwrap();
     let junk = junk.to_str().unwrap();
-    assert_user_error(&run(&["eval", "--model", junk, "--data-dir", d]), &["junk.safetensors", "not a valid safetensors"]);
-    assert_user_error(&run(&["inspect", "--model", "/nonexistent/m.safetensors"]), &["/nonexistent/m.safetensors"]);
-    assert_user_error(&run(&["train", "--arch", "resnet", "--out", "x.safetensors"]), &["resnet"]);
-    assert_user_error(&run(&["train", "--hidden", "10,0", "--out", "x.safetensors"]), &["10,0"]);
-    assert_user_error(&run(&["train", "--head", "mse", "--out", "x.safetensors"]), &["mse"]);
-    assert_user_error(&run(&["train", "--lr", "-1", "--out", "x.safetensors", "--data-dir", d]), &["learning rate"]);
+    assert_user_error(
+        &run(&["eval", "--model", junk, "--data-dir", d]),
+        &["junk.safetensors", "not a valid safetensors"],
+    );
+    assert_user_error(
+        &run(&["inspect", "--model", "/nonexistent/m.safetensors"]),
+        &["/nonexistent/m.safetensors"],
+    );
+    assert_user_error(
+        &run(&["train", "--arch", "resnet", "--out", "x.safetensors"]),
+        &["resnet"],
+    );
+    assert_user_error(
+        &run(&["train", "--hidden", "10,0", "--out", "x.safetensors"]),
+        &["10,0"],
+    );
+    assert_user_error(
+        &run(&["train", "--head", "mse", "--out", "x.safetensors"]),
+        &["mse"],
+    );
+    assert_user_error(
+        &run(&[
+            "train",
+            "--lr=-1",
+            "--out",
+            "x.safetensors",
+            "--data-dir",
+            d,
+        ]),
+        &["learning rate"],
+    );
     // A model of another input size than the dataset's images.
     let m = dir.path().join("m.safetensors");
     std::fs::write(&m, foreign_model(5)).unwrap();
-    assert_user_error(&run(&["eval", "--model", m.to_str().unwrap(), "--data-dir", d]), &["m.safetensors", "does not fit"]);
+    assert_user_error(
+        &run(&["eval", "--model", m.to_str().unwrap(), "--data-dir", d]),
+        &["m.safetensors", "does not fit"],
+    );
     // The model file that was there is untouched by a failed train.
     let before = std::fs::read(&m).unwrap();
-    let o = run(&["train", "--lr", "nan", "--out", m.to_str().unwrap(), "--data-dir", d]);
+    let o = run(&[
+        "train",
+        "--lr",
+        "nan",
+        "--out",
+        m.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(std::fs::read(&m).unwrap(), before);
 }

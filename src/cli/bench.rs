@@ -8,7 +8,9 @@ use crate::error::Result;
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Time the article networks' training step and forward pass.
-    #[command(after_help = "Example:\n  parana bench train --json\n\nCompare with PyTorch: python3 bench/compare_torch.py")]
+    #[command(
+        after_help = "Example:\n  parana bench train --json\n\nCompare with PyTorch: python3 bench/compare_torch.py"
+    )]
     Train {
         /// Repetitions per workload.
         #[arg(long, default_value_t = 20)]
@@ -47,11 +49,19 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             }
             println!("threads: {}", r.threads);
             for (k, t) in &r.detail {
-                println!("{k:<24} median {:>9.2} ms   min {:>9.2} ms   ({} reps)", t.median_ms, t.min_ms, t.reps);
+                println!(
+                    "{k:<24} median {:>9.2} ms   min {:>9.2} ms   ({} reps)",
+                    t.median_ms, t.min_ms, t.reps
+                );
             }
             Ok(())
         }
-        BenchCommand::Reference { model, batch, seed, out } => {
+        BenchCommand::Reference {
+            model,
+            batch,
+            seed,
+            out,
+        } => {
             let mut m = crate::model::file::load(&model)?;
             bench::reference_dump(&mut m, batch.max(1), seed).save(&out)
         }

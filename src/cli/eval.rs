@@ -31,7 +31,11 @@ pub(super) fn run(a: EvalArgs, _g: Global) -> Result<()> {
     let split = match a.split.as_str() {
         "test" => &data.test,
         "train" => &data.train,
-        s => return Err(Error::input(format!("unknown split '{s}' (expected test or train)"))),
+        s => {
+            return Err(Error::input(format!(
+                "unknown split '{s}' (expected test or train)"
+            )));
+        }
     };
     if split.image_len() != model.arch.in_len() || data.classes != model.arch.classes {
         return Err(Error::file(
@@ -59,7 +63,12 @@ pub(super) fn run(a: EvalArgs, _g: Global) -> Result<()> {
             "confusion": e.confusion,
         }));
     }
-    println!("model     {} ({}, {})", a.model.display(), model.arch.describe(), model.head);
+    println!(
+        "model     {} ({}, {})",
+        a.model.display(),
+        model.arch.describe(),
+        model.head
+    );
     println!("data      {} {} ({} images)", data.name, a.split, e.total);
     println!("accuracy  {:.4} ({} / {})", e.accuracy, e.correct, e.total);
     println!();

@@ -33,7 +33,11 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
         })
         .collect();
     let total = model.param_count();
-    let zeros: usize = model.net.params().map(|p| p.value.iter().filter(|&&v| v == 0.0).count()).sum();
+    let zeros: usize = model
+        .net
+        .params()
+        .map(|p| p.value.iter().filter(|&&v| v == 0.0).count())
+        .sum();
     if a.json {
         return print_json(&serde_json::json!({
             "file": a.model,
@@ -49,9 +53,15 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
     println!("file        {}", a.model.display());
     println!("arch        {}", model.arch.describe());
     println!("head        {}", model.head);
-    println!("parameters  {total} ({zeros} zero, {:.2}% sparse)", 100.0 * zeros as f64 / total.max(1) as f64);
+    println!(
+        "parameters  {total} ({zeros} zero, {:.2}% sparse)",
+        100.0 * zeros as f64 / total.max(1) as f64
+    );
     println!();
-    println!("{:<20} {:>18} {:>10} {:>9}", "tensor", "shape", "count", "sparsity");
+    println!(
+        "{:<20} {:>18} {:>10} {:>9}",
+        "tensor", "shape", "count", "sparsity"
+    );
     for t in &tensors {
         println!(
             "{:<20} {:>18} {:>10} {:>8.2}%",

@@ -76,8 +76,15 @@ fn side_file(out: &std::path::Path, suffix: &str) -> PathBuf {
 
 pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     let mut arch = match (&a.hidden, &a.conv) {
-        (Some(h), c) => Arch::custom(arch::parse_hidden(h)?, arch::parse_convs(c.as_deref().unwrap_or(""))?)?,
-        (None, Some(_)) => return Err(Error::input("--conv needs --hidden for the fully connected part")),
+        (Some(h), c) => Arch::custom(
+            arch::parse_hidden(h)?,
+            arch::parse_convs(c.as_deref().unwrap_or(""))?,
+        )?,
+        (None, Some(_)) => {
+            return Err(Error::input(
+                "--conv needs --hidden for the fully connected part",
+            ));
+        }
         (None, None) => Arch::preset(&a.arch)?,
     };
     arch.dropout = a.dropout;
@@ -113,7 +120,11 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             cfg.steps
         );
     }
-    let pb = progress(cfg.steps, g.quiet, "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})");
+    let pb = progress(
+        cfg.steps,
+        g.quiet,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
+    );
     let summary = train::train(&mut model, &data, &cfg, &io, |s| {
         pb.set_position(s.step);
         let mut msg = format!("loss {:.4} acc {:.3}", s.loss, s.accuracy);
@@ -128,9 +139,15 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     m.insert("dataset".into(), data.name.clone());
     m.insert("seed".into(), cfg.seed.to_string());
     m.insert("steps".into(), cfg.steps.to_string());
-    m.insert("train_config".into(), serde_json::to_string(&cfg).unwrap_or_default());
+    m.insert(
+        "train_config".into(),
+        serde_json::to_string(&cfg).unwrap_or_default(),
+    );
     m.insert("test_accuracy".into(), format!("{:.4}", test.accuracy));
-    m.insert("created".into(), humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    m.insert(
+        "created".into(),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    );
     m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
     file::save(&model, &a.out)?;
     if a.json {

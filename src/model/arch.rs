@@ -137,9 +137,18 @@ impl Arch {
         let mut s = if self.convs.is_empty() {
             format!("mlp {}-{}-{}", self.in_len(), fc.join("-"), self.classes).replace("--", "-")
         } else {
-            let cv: Vec<String> = self.convs.iter().map(|c| format!("{}x{}x{}", c.kh, c.kw, c.out)).collect();
+            let cv: Vec<String> = self
+                .convs
+                .iter()
+                .map(|c| format!("{}x{}x{}", c.kh, c.kw, c.out))
+                .collect();
             let [h, w, c] = self.input;
-            format!("cnn {h}x{w}x{c} conv {} fc {} -> {}", cv.join(","), fc.join(","), self.classes)
+            format!(
+                "cnn {h}x{w}x{c} conv {} fc {} -> {}",
+                cv.join(","),
+                fc.join(","),
+                self.classes
+            )
         };
         if self.dropout > 0.0 {
             s += &format!(" dropout {}", self.dropout);
@@ -159,7 +168,11 @@ pub fn parse_hidden(s: &str) -> Result<Vec<usize>> {
                 .parse::<usize>()
                 .ok()
                 .filter(|&v| v > 0)
-                .ok_or_else(|| Error::input(format!("bad hidden width '{p}' in '{s}' (expected e.g. 1500,1000,800)")))
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "bad hidden width '{p}' in '{s}' (expected e.g. 1500,1000,800)"
+                    ))
+                })
         })
         .collect()
 }
@@ -173,8 +186,14 @@ pub fn parse_convs(s: &str) -> Result<Vec<ConvSpec>> {
         .map(|p| {
             let v: Vec<usize> = p.trim().split('x').filter_map(|t| t.parse().ok()).collect();
             match v.as_slice() {
-                [kh, kw, out] if *kh > 0 && *kw > 0 && *out > 0 => Ok(ConvSpec { kh: *kh, kw: *kw, out: *out }),
-                _ => Err(Error::input(format!("bad convolution '{p}' in '{s}' (expected KHxKWxOUT, e.g. 7x7x12)"))),
+                [kh, kw, out] if *kh > 0 && *kw > 0 && *out > 0 => Ok(ConvSpec {
+                    kh: *kh,
+                    kw: *kw,
+                    out: *out,
+                }),
+                _ => Err(Error::input(format!(
+                    "bad convolution '{p}' in '{s}' (expected KHxKWxOUT, e.g. 7x7x12)"
+                ))),
             }
         })
         .collect()
@@ -188,11 +207,20 @@ mod tests {
     fn presets_have_the_article_shapes() {
         let m = Arch::preset("article-mlp").unwrap();
         assert_eq!(m.describe(), "mlp 784-1500-1000-800-10");
-        assert_eq!(m.param_count(), 784 * 1500 + 1500 + 1500 * 1000 + 1000 + 1000 * 800 + 800 + 8010);
-        assert_eq!(Arch::preset("seed-mlp").unwrap().hidden, vec![1500, 800, 400]);
+        assert_eq!(
+            m.param_count(),
+            784 * 1500 + 1500 + 1500 * 1000 + 1000 + 1000 * 800 + 800 + 8010
+        );
+        assert_eq!(
+            Arch::preset("seed-mlp").unwrap().hidden,
+            vec![1500, 800, 400]
+        );
         let c = Arch::preset("article-cnn").unwrap();
         assert_eq!(c.flat_len(), 15680);
-        assert_eq!(c.describe(), "cnn 28x28x1 conv 7x7x12,5x5x15,3x3x25,3x3x20 fc 1500,500 -> 10");
+        assert_eq!(
+            c.describe(),
+            "cnn 28x28x1 conv 7x7x12,5x5x15,3x3x25,3x3x20 fc 1500,500 -> 10"
+        );
         assert!(Arch::preset("resnet").is_err());
     }
 
@@ -201,7 +229,14 @@ mod tests {
         assert_eq!(parse_hidden("10, 20").unwrap(), vec![10, 20]);
         assert!(parse_hidden("10,0").is_err());
         assert!(parse_hidden("10,x").is_err());
-        assert_eq!(parse_convs("3x5x7").unwrap(), vec![ConvSpec { kh: 3, kw: 5, out: 7 }]);
+        assert_eq!(
+            parse_convs("3x5x7").unwrap(),
+            vec![ConvSpec {
+                kh: 3,
+                kw: 5,
+                out: 7
+            }]
+        );
         assert!(parse_convs("3x5").is_err());
         let json = serde_json::to_string(&Arch::preset("article-cnn").unwrap()).unwrap();
         let back: Arch = serde_json::from_str(&json).unwrap();

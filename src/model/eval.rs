@@ -56,11 +56,19 @@ pub fn evaluate(model: &mut Model, split: &Split) -> Evaluation {
         .enumerate()
         .map(|(c, row)| {
             let n: usize = row.iter().sum();
-            if n == 0 { 0.0 } else { row[c] as f64 / n as f64 }
+            if n == 0 {
+                0.0
+            } else {
+                row[c] as f64 / n as f64
+            }
         })
         .collect();
     Evaluation {
-        accuracy: if pred.is_empty() { 0.0 } else { correct as f64 / pred.len() as f64 },
+        accuracy: if pred.is_empty() {
+            0.0
+        } else {
+            correct as f64 / pred.len() as f64
+        },
         correct,
         total: pred.len(),
         per_class,

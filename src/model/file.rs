@@ -31,9 +31,14 @@ pub fn to_tensor_file(model: &Model) -> TensorFile {
     }
     f.meta = model.meta.clone();
     f.meta.insert("format".into(), FORMAT.into());
-    f.meta.insert("format_version".into(), FORMAT_VERSION.into());
-    f.meta.insert("arch".into(), serde_json::to_string(&model.arch).unwrap_or_default());
-    f.meta.insert("arch_description".into(), model.arch.describe());
+    f.meta
+        .insert("format_version".into(), FORMAT_VERSION.into());
+    f.meta.insert(
+        "arch".into(),
+        serde_json::to_string(&model.arch).unwrap_or_default(),
+    );
+    f.meta
+        .insert("arch_description".into(), model.arch.describe());
     f.meta.insert("head".into(), model.head.name().into());
     f
 }
@@ -55,7 +60,8 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
         Some(json) => {
             let arch: Arch = serde_json::from_str(json)
                 .map_err(|e| Error::file(path, format!("bad 'arch' metadata: {e}")))?;
-            arch.validate().map_err(|e| Error::file(path, e.to_string()))?;
+            arch.validate()
+                .map_err(|e| Error::file(path, e.to_string()))?;
             (arch, false)
         }
         None => (infer_arch(f, path)?, true),
@@ -66,16 +72,23 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
     };
     let mut model = Model::new(arch, head);
     let names = model.param_names();
-    let mut tensors: BTreeMap<&str, &Tensor> = f.tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut tensors: BTreeMap<&str, &Tensor> =
+        f.tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     // An inferred file may use other names (e.g. `0.weight`): map by order.
     let sources: Vec<(String, &Tensor)> = if inferred {
-        inferred_order(f).into_iter().map(|n| (n.clone(), &f.tensors[&n])).collect()
+        inferred_order(f)
+            .into_iter()
+            .map(|n| (n.clone(), &f.tensors[&n]))
+            .collect()
     } else {
         let mut v = Vec::new();
         for n in &names {
-            let t = tensors
-                .remove(n.as_str())
-                .ok_or_else(|| Error::file(path, format!("missing tensor '{n}' for {}", model.arch.describe())))?;
+            let t = tensors.remove(n.as_str()).ok_or_else(|| {
+                Error::file(
+                    path,
+                    format!("missing tensor '{n}' for {}", model.arch.describe()),
+                )
+            })?;
             v.push((n.clone(), t));
         }
         if let Some(extra) = tensors.keys().next() {
@@ -90,7 +103,10 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
         if t.shape != p.shape {
             return Err(Error::file(
                 path,
-                format!("tensor '{src_name}' has shape {:?}, expected {:?}", t.shape, p.shape),
+                format!(
+                    "tensor '{src_name}' has shape {:?}, expected {:?}",
+                    t.shape, p.shape
+                ),
             ));
         }
         p.value.copy_from_slice(&t.data);
@@ -98,7 +114,12 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
     model.meta = f
         .meta
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "format" | "format_version" | "arch" | "arch_description" | "head"))
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "format" | "format_version" | "arch" | "arch_description" | "head"
+            )
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if inferred {
@@ -155,9 +176,15 @@ fn infer_arch(f: &TensorFile, path: &Path) -> Result<Arch> {
     let mut in_c = None;
     for pair in order.chunks(2) {
         let w = &f.tensors[&pair[0]];
-        let b = f.tensors.get(&pair[1]).ok_or_else(|| bad(format!("'{}' has no bias '{}'", pair[0], pair[1])))?;
+        let b = f
+            .tensors
+            .get(&pair[1])
+            .ok_or_else(|| bad(format!("'{}' has no bias '{}'", pair[0], pair[1])))?;
         if b.shape != [w.shape[0]] {
-            return Err(bad(format!("bias '{}' has shape {:?}, expected [{}]", pair[1], b.shape, w.shape[0])));
+            return Err(bad(format!(
+                "bias '{}' has shape {:?}, expected [{}]",
+                pair[1], b.shape, w.shape[0]
+            )));
         }
         match w.shape.as_slice() {
             &[o, i, kh, kw] => {
@@ -167,7 +194,10 @@ fn infer_arch(f: &TensorFile, path: &Path) -> Result<Arch> {
                 if let Some(prev) = convs.last().map(|c: &ConvSpec| c.out).or(in_c)
                     && prev != i
                 {
-                    return Err(bad(format!("'{}' takes {i} channels, the previous layer gives {prev}", pair[0])));
+                    return Err(bad(format!(
+                        "'{}' takes {i} channels, the previous layer gives {prev}",
+                        pair[0]
+                    )));
                 }
                 in_c.get_or_insert(i);
                 convs.push(ConvSpec { kh, kw, out: o });
@@ -195,13 +225,19 @@ fn infer_arch(f: &TensorFile, path: &Path) -> Result<Arch> {
             let hw = first_in / c.out;
             let s = (hw as f64).sqrt().round() as usize;
             if s * s * c.out != first_in {
-                return Err(bad(format!("{first_in} inputs after the convolutions is not a square image")));
+                return Err(bad(format!(
+                    "{first_in} inputs after the convolutions is not a square image"
+                )));
             }
             [s, s, in_c.unwrap_or(1)]
         }
         None => {
             let s = (first_in as f64).sqrt().round() as usize;
-            if s * s == first_in { [s, s, 1] } else { [1, first_in, 1] }
+            if s * s == first_in {
+                [s, s, 1]
+            } else {
+                [1, first_in, 1]
+            }
         }
     };
     let arch = Arch {
@@ -224,7 +260,15 @@ mod tests {
     fn round_trip_keeps_weights_layout_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.safetensors");
-        let arch = Arch::custom(vec![7, 5], vec![ConvSpec { kh: 3, kw: 3, out: 2 }]).unwrap();
+        let arch = Arch::custom(
+            vec![7, 5],
+            vec![ConvSpec {
+                kh: 3,
+                kw: 3,
+                out: 2,
+            }],
+        )
+        .unwrap();
         let mut m = Model::new(arch.clone(), Head::Lq);
         init(&mut m, 3);
         m.meta.insert("seed".into(), "3".into());
@@ -251,9 +295,15 @@ mod tests {
         init(&mut m, 1);
         let mut f = to_tensor_file(&m);
         // Claims another architecture than its tensors have.
-        f.meta.insert("arch".into(), serde_json::to_string(&Arch::custom(vec![8], vec![]).unwrap()).unwrap());
+        f.meta.insert(
+            "arch".into(),
+            serde_json::to_string(&Arch::custom(vec![8], vec![]).unwrap()).unwrap(),
+        );
         let e = from_tensor_file(&f, &p).err().unwrap().to_string();
-        assert!(e.contains("m.safetensors") && e.contains("layers.0.weight") && e.contains("[6, 784]"), "{e}");
+        assert!(
+            e.contains("m.safetensors") && e.contains("layers.0.weight") && e.contains("[6, 784]"),
+            "{e}"
+        );
         // A plain torch nn.Sequential state dict: `0.weight`, `2.weight`.
         let mut t = TensorFile::default();
         let f0 = to_tensor_file(&m);
@@ -266,7 +316,10 @@ mod tests {
         let g = from_tensor_file(&t, &p).unwrap();
         assert_eq!(g.arch.hidden, vec![6]);
         assert_eq!(g.arch.input, [28, 28, 1]);
-        assert_eq!(g.net.params().next().unwrap().value, f0.tensors["layers.0.weight"].data);
+        assert_eq!(
+            g.net.params().next().unwrap().value,
+            f0.tensors["layers.0.weight"].data
+        );
         // Shapes that do not chain.
         let mut t2 = t.clone();
         t2.insert("2.weight", vec![10, 5], vec![0.0; 50]);

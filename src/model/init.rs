@@ -45,12 +45,21 @@ mod tests {
     fn init_follows_the_seed_recipe() {
         let mut m = Model::new(Arch::preset("seed-mlp").unwrap(), Head::Lq);
         init(&mut m, 1);
-        let params: Vec<_> = m.named_params().map(|(n, p)| (n, p.value.clone())).collect();
-        let std = |v: &[f32]| (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+        let params: Vec<_> = m
+            .named_params()
+            .map(|(n, p)| (n, p.value.clone()))
+            .collect();
+        let std = |v: &[f32]| {
+            (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
         // Truncation at 2 sigma leaves 0.88 of the std.
         let w0 = &params[0].1;
         let want = (3.0f64 / (784.0 + 1500.0)).sqrt() * 0.8796;
-        assert!((std(w0) - want).abs() < 0.01 * want, "{} vs {want}", std(w0));
+        assert!(
+            (std(w0) - want).abs() < 0.01 * want,
+            "{} vs {want}",
+            std(w0)
+        );
         let bound = 2.0 * (3.0f64 / (784.0 + 1500.0)).sqrt();
         assert!(w0.iter().all(|v| (*v as f64).abs() <= bound + 1e-7));
         let (name, last) = &params[params.len() - 2];

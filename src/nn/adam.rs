@@ -62,7 +62,11 @@ impl Adam {
         for (i, p) in params.into_iter().enumerate() {
             let l2 = if p.decay { self.l2 } else { 0.0 };
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            assert_eq!(m.len(), p.value.len(), "Adam state does not match parameter {i}");
+            assert_eq!(
+                m.len(),
+                p.value.len(),
+                "Adam state does not match parameter {i}"
+            );
             let update = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
                 for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                     let g = g + l2 * *w;
@@ -117,8 +121,15 @@ mod tests {
         }
         let want_w = reference(0.5, &grads, 1e-2, 0.1);
         let want_b = reference(0.5, &grads, 1e-2, 0.0);
-        assert!(w.value.iter().all(|&x| (x as f64 - want_w).abs() < 1e-5), "{} vs {want_w}", w.value[0]);
+        assert!(
+            w.value.iter().all(|&x| (x as f64 - want_w).abs() < 1e-5),
+            "{} vs {want_w}",
+            w.value[0]
+        );
         assert!(b.value.iter().all(|&x| (x as f64 - want_b).abs() < 1e-5));
-        assert!((want_w - want_b).abs() > 1e-4, "decay must make a difference");
+        assert!(
+            (want_w - want_b).abs() > 1e-4,
+            "decay must make a difference"
+        );
     }
 }

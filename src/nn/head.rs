@@ -29,7 +29,9 @@ impl Head {
         match s.to_ascii_lowercase().as_str() {
             "lq" | "linear-quadratic" | "quadratic" => Ok(Head::Lq),
             "sce" | "softmax-cross-entropy" | "softmax" | "ce" => Ok(Head::Sce),
-            _ => Err(Error::input(format!("unknown head '{s}' (expected lq or sce)"))),
+            _ => Err(Error::input(format!(
+                "unknown head '{s}' (expected lq or sce)"
+            ))),
         }
     }
 

@@ -16,7 +16,12 @@ impl Linear {
     /// model's initialiser fills them).
     pub fn new(in_len: usize, out_len: usize) -> Self {
         let params = vec![
-            Param::new("weight", vec![out_len, in_len], vec![0.0; out_len * in_len], true),
+            Param::new(
+                "weight",
+                vec![out_len, in_len],
+                vec![0.0; out_len * in_len],
+                true,
+            ),
             Param::new("bias", vec![out_len], vec![0.0; out_len], false),
         ];
         Linear {
@@ -47,7 +52,16 @@ impl Layer for Linear {
         for row in y.chunks_exact_mut(n) {
             row.copy_from_slice(bias);
         }
-        matmul::nt(batch, n, k, &x[..batch * k], &self.params[0].value, y, true, matmul::threads());
+        matmul::nt(
+            batch,
+            n,
+            k,
+            &x[..batch * k],
+            &self.params[0].value,
+            y,
+            true,
+            matmul::threads(),
+        );
     }
 
     fn backward(
@@ -75,7 +89,16 @@ impl Layer for Linear {
         }
         if let Some(dx) = dx {
             // dx[batch, in] = dy · W
-            matmul::nn(batch, k, n, dy, &self.params[0].value, &mut dx[..batch * k], false, t);
+            matmul::nn(
+                batch,
+                k,
+                n,
+                dy,
+                &self.params[0].value,
+                &mut dx[..batch * k],
+                false,
+                t,
+            );
         }
     }
 

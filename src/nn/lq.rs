@@ -15,7 +15,12 @@ pub fn loss(out: &[f32], labels: &[u8], classes: usize, grad: Option<&mut [f32]>
         }
     }
     if let Some(g) = grad {
-        for (s, (grow, row)) in g.chunks_exact_mut(classes).zip(out.chunks_exact(classes)).take(batch).enumerate() {
+        for (s, (grow, row)) in g
+            .chunks_exact_mut(classes)
+            .zip(out.chunks_exact(classes))
+            .take(batch)
+            .enumerate()
+        {
             for (c, (g, &o)) in grow.iter_mut().zip(row).enumerate() {
                 let t = if c == labels[s] as usize { 1.0 } else { 0.0 };
                 *g = ((o - t) as f64 * scale) as f32;
@@ -45,7 +50,8 @@ mod tests {
             p[i] += h;
             let mut m = out;
             m[i] -= h;
-            let num = (loss(&p, &labels, 3, None) - loss(&m, &labels, 3, None)) as f64 / (2.0 * h as f64);
+            let num =
+                (loss(&p, &labels, 3, None) - loss(&m, &labels, 3, None)) as f64 / (2.0 * h as f64);
             assert_close("lq", i, g[i] as f64, num, 1e-3);
         }
     }

@@ -87,14 +87,23 @@ mod tests {
         l.forward(&x, &mut y, 2, Mode::Eval);
         assert_eq!(y, [0.0, 0.5, 2.0, 3.0, 0.0, 0.0]);
         let mut dx = [9.0; 6];
-        l.backward(&x, &y, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&mut dx), 2, true);
+        l.backward(
+            &x,
+            &y,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            Some(&mut dx),
+            2,
+            true,
+        );
         assert_eq!(dx, [0.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
     }
 
     #[test]
     fn large_parallel_path_agrees_and_gradcheck() {
         let n = PAR_MIN * 2 + 3;
-        let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
         let mut l = Relu::new(n);
         let mut y = vec![0.0; n];
         l.forward(&x, &mut y, 1, Mode::Eval);

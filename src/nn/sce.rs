@@ -46,7 +46,8 @@ mod tests {
             p[i] += h;
             let mut m = out;
             m[i] -= h;
-            let num = (loss(&p, &labels, 3, None) - loss(&m, &labels, 3, None)) as f64 / (2.0 * h as f64);
+            let num =
+                (loss(&p, &labels, 3, None) - loss(&m, &labels, 3, None)) as f64 / (2.0 * h as f64);
             assert_close("sce", i, g[i] as f64, num, 1e-3);
         }
         // Huge logits: finite loss, gradient rows still sum to zero.

@@ -22,7 +22,13 @@ impl Sequential {
     pub fn new(layers: Vec<Box<dyn Layer>>) -> Self {
         assert!(!layers.is_empty(), "a network needs at least one layer");
         for w in layers.windows(2) {
-            assert_eq!(w[0].out_len(), w[1].in_len(), "{} does not feed {}", w[0].describe(), w[1].describe());
+            assert_eq!(
+                w[0].out_len(),
+                w[1].in_len(),
+                "{} does not feed {}",
+                w[0].describe(),
+                w[1].describe()
+            );
         }
         let n = layers.len();
         Sequential {
@@ -61,7 +67,9 @@ impl Sequential {
 
     /// Every parameter tensor, mutable, in layer order.
     pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
-        self.layers.iter_mut().flat_map(|l| l.params_mut().iter_mut())
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut().iter_mut())
     }
 
     fn reserve(&mut self, batch: usize) {

@@ -73,7 +73,10 @@ pub fn load(path: &Path, model: &mut Model, adam: &mut Adam, cfg: &TrainConfig) 
         let (m, v) = (it.next(), it.next());
         if let (Some(m), Some(v)) = (m, v) {
             if m.len() != adam.m[i].len() || v.len() != adam.v[i].len() {
-                return Err(Error::file(path, format!("Adam state of '{name}' has the wrong size")));
+                return Err(Error::file(
+                    path,
+                    format!("Adam state of '{name}' has the wrong size"),
+                ));
             }
             adam.m[i] = m;
             adam.v[i] = v;

@@ -53,10 +53,16 @@ impl TrainConfig {
             return Err(Error::input("batch size must be at least 1"));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::input(format!("learning rate must be positive, got {}", self.lr)));
+            return Err(Error::input(format!(
+                "learning rate must be positive, got {}",
+                self.lr
+            )));
         }
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(Error::input(format!("L2 coefficient must be >= 0, got {}", self.l2)));
+            return Err(Error::input(format!(
+                "L2 coefficient must be >= 0, got {}",
+                self.l2
+            )));
         }
         Ok(())
     }
@@ -64,7 +70,10 @@ impl TrainConfig {
     /// The settings a resumed run must share with the checkpoint (all but
     /// the number of steps, which may be extended).
     pub fn resume_key(&self) -> String {
-        format!("batch={} lr={} l2={} seed={}", self.batch, self.lr, self.l2, self.seed)
+        format!(
+            "batch={} lr={} l2={} seed={}",
+            self.batch, self.lr, self.l2, self.seed
+        )
     }
 }
 
@@ -189,7 +198,10 @@ pub fn train(
         }
         let seed = cfg.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let out = model.net.forward(&x, b, Mode::Train { seed });
-        let correct = argmax_rows(out, classes).zip(&labels).filter(|(p, l)| *p == **l as usize).count();
+        let correct = argmax_rows(out, classes)
+            .zip(&labels)
+            .filter(|(p, l)| *p == **l as usize)
+            .count();
         let (out, grad) = model.net.output_and_grad_mut();
         let loss = model.head.loss(out, &labels, classes, Some(grad));
         model.net.backward(&x, None, true);
@@ -203,8 +215,16 @@ pub fn train(
 
         let acc = correct as f64 / b as f64;
         let a = 0.02;
-        loss_avg = if loss_avg.is_nan() { loss as f64 } else { (1.0 - a) * loss_avg + a * loss as f64 };
-        acc_avg = if acc_avg.is_nan() { acc } else { (1.0 - a) * acc_avg + a * acc };
+        loss_avg = if loss_avg.is_nan() {
+            loss as f64
+        } else {
+            (1.0 - a) * loss_avg + a * loss as f64
+        };
+        acc_avg = if acc_avg.is_nan() {
+            acc
+        } else {
+            (1.0 - a) * acc_avg + a * acc
+        };
         let done = step + 1;
         let mut eval_accuracy = None;
         let is_last = done == cfg.steps;

@@ -12,7 +12,8 @@ pub fn mnist_dir() -> PathBuf {
 pub fn mnist() -> &'static parana::data::Dataset {
     static DATA: std::sync::OnceLock<parana::data::Dataset> = std::sync::OnceLock::new();
     DATA.get_or_init(|| {
-        parana::data::Dataset::load("mnist", Some(&mnist_dir()), None).expect("MNIST in ../shared/datasets/mnist")
+        parana::data::Dataset::load("mnist", Some(&mnist_dir()), None)
+            .expect("MNIST in ../shared/datasets/mnist")
     })
 }
 
