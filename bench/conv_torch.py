@@ -1,6 +1,6 @@
 """PyTorch reference timing for the article CNN's conv layers (forward +
 backward, batch 64, 2 threads). Compare with `cargo run --release --example
-conv_bench`. Usage: python3 benches/conv_torch.py [iters] [--convs-only]
+conv_bench`. Usage: python3 bench/conv_torch.py [iters] [--convs-only]
 [--threads N]. Prints median and min wall time, and CPU time per run (the
 steadier figure when other jobs share the machine)."""
 import sys, time, statistics
