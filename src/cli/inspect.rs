@@ -67,7 +67,7 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
             "{:<20} {:>18} {:>10} {:>8.2}%",
             t["name"].as_str().unwrap_or(""),
             format!("{}", t["shape"]),
-            t["count"],
+            t["count"].as_u64().unwrap_or(0),
             100.0 * t["sparsity"].as_f64().unwrap_or(0.0)
         );
     }
