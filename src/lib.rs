@@ -15,6 +15,7 @@ pub mod error;
 pub mod io;
 pub mod model;
 pub mod nn;
+pub mod prune;
 pub mod rng;
 pub mod tensorfile;
 pub mod train;

@@ -126,6 +126,13 @@ impl Sequential {
         &self.acts[self.layers.len() - 1][..n]
     }
 
+    /// Output of layer `i` in the last forward (`batch * out_len` values):
+    /// the input of layer `i + 1`. Pruning scores read these.
+    pub fn activation(&self, i: usize) -> &[f32] {
+        let n = self.batch * self.layers[i].out_len();
+        &self.acts[i][..n]
+    }
+
     /// Backpropagate the gradient in [`Sequential::output_grad_mut`] through
     /// the network of the last forward (whose input was `x`). Writes
     /// `dL/dx` into `dx` when given; fills parameter gradients when
