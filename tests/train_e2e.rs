@@ -115,3 +115,24 @@ fn same_seed_same_weights_and_resume_is_exact() {
         "{e}"
     );
 }
+
+#[test]
+fn small_cnn_learns_with_evaluations_between_steps() {
+    // Evaluation runs batches of 1000 between training batches of 50: the
+    // layers must cope with buffers sized for the larger batch.
+    let data = common::mnist();
+    let arch = Arch::custom(vec![32], parana::model::arch::parse_convs("3x3x4").unwrap()).unwrap();
+    let cfg = TrainConfig {
+        steps: 150,
+        batch: 50,
+        lr: 2e-3,
+        ..TrainConfig::default()
+    };
+    let io = TrainIo {
+        eval_every: 50,
+        ..TrainIo::default()
+    };
+    let mut m = trained(arch, Head::Sce, &cfg, &io, data);
+    let e = eval::evaluate(&mut m, &data.test);
+    assert!(e.accuracy > 0.85, "small CNN test accuracy {}", e.accuracy);
+}

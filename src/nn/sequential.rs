@@ -97,8 +97,16 @@ impl Sequential {
                 Mode::Eval => Mode::Eval,
             };
             let (before, after) = self.acts.split_at_mut(i);
-            let input: &[f32] = if i == 0 { x } else { &before[i - 1] };
-            self.layers[i].forward(input, &mut after[0], batch, mode);
+            // Layers get slices of exactly `batch` samples, whatever the
+            // buffers' capacity.
+            let n_in = batch * self.layers[i].in_len();
+            let n_out = batch * self.layers[i].out_len();
+            let input: &[f32] = if i == 0 {
+                &x[..n_in]
+            } else {
+                &before[i - 1][..n_in]
+            };
+            self.layers[i].forward(input, &mut after[0][..n_out], batch, mode);
         }
         let n = batch * self.out_len();
         &self.acts[self.layers.len() - 1][..n]
@@ -141,15 +149,21 @@ impl Sequential {
         let batch = self.batch;
         let mut dx = dx;
         for i in (0..self.layers.len()).rev() {
-            let input: &[f32] = if i == 0 { x } else { &self.acts[i - 1] };
-            let (gbefore, gafter) = self.grads.split_at_mut(i);
-            let dy = &gafter[0];
-            let dxi: Option<&mut [f32]> = if i == 0 {
-                dx.as_deref_mut()
+            let n_in = batch * self.layers[i].in_len();
+            let n_out = batch * self.layers[i].out_len();
+            let input: &[f32] = if i == 0 {
+                &x[..n_in]
             } else {
-                Some(&mut gbefore[i - 1])
+                &self.acts[i - 1][..n_in]
             };
-            self.layers[i].backward(input, &self.acts[i], dy, dxi, batch, param_grads);
+            let (gbefore, gafter) = self.grads.split_at_mut(i);
+            let dy = &gafter[0][..n_out];
+            let dxi: Option<&mut [f32]> = if i == 0 {
+                dx.as_deref_mut().map(|d| &mut d[..n_in])
+            } else {
+                Some(&mut gbefore[i - 1][..n_in])
+            };
+            self.layers[i].backward(input, &self.acts[i][..n_out], dy, dxi, batch, param_grads);
         }
     }
 }
@@ -225,5 +239,24 @@ mod tests {
         let big = s.forward(&x, 8, Mode::Eval).to_vec();
         let small = s.forward(&x[..2 * 6], 2, Mode::Eval).to_vec();
         assert_eq!(&big[..6], &small[..]);
+        // Layers that insist on exact lengths (conv) after a larger batch.
+        let mut c = Sequential::new(vec![
+            Box::new(crate::nn::Conv2d::new(4, 4, 1, 2, 3, 3)),
+            Box::new(Relu::new(32)),
+            Box::new(crate::nn::Permute::nhwc_to_nchw(4, 4, 2)),
+            Box::new(Linear::new(32, 3)),
+        ]);
+        for p in c.params_mut() {
+            p.value = rand_vec(&mut r, p.len());
+        }
+        let x = rand_vec(&mut r, 8 * 16);
+        let big = c.forward(&x, 8, Mode::Eval).to_vec();
+        let small = c.forward(&x[..16], 1, Mode::Eval).to_vec();
+        assert_eq!(&big[..3], &small[..]);
+        let (_, g) = c.output_and_grad_mut();
+        g.fill(1.0);
+        let mut dx = vec![0.0; 16];
+        c.backward(&x[..16], Some(&mut dx), true);
+        assert!(dx.iter().any(|&v| v != 0.0));
     }
 }
