@@ -197,7 +197,7 @@ pub fn attack_bench(reps: usize, pgd_images: usize) -> crate::Result<AttackBench
     let mut m = model("article-mlp", Head::Lq)?;
     let split = synthetic_split(10_000, 5);
     let mut detail = std::collections::BTreeMap::new();
-    let mut one = vec![universal::NoiseState::new(
+    let mut one = [universal::NoiseState::new(
         universal::NoiseConfig::article(3, 0.25),
         784,
     )];
