@@ -19,6 +19,12 @@ threads: an article-mlp training step at batch 250 (forward, loss, backward,
 Adam), the article-mlp forward pass over 10,000 images, and an article-cnn
 training step at batch 64. Prints the medians and the ratio parana / PyTorch
 (below 1.0: parana is faster).
+
+Attacks (`--attack`, or `--attack-only`): one universal-noise step of the
+article-mlp at batch 250 (softmax cross-entropy on clamp(x + n, 0, 1),
+gradient w.r.t. n alone with the weights frozen, SGD, clip), the same for
+eight noises stacked into 2000 rows, and PGD-20 on 10,000 images; parana's
+side is `parana bench attack --json`.
 """
 import argparse
 import json
@@ -165,6 +171,71 @@ def torch_bench(reps, skip_cnn):
     return res
 
 
+def torch_attack_bench(reps, pgd_images):
+    """The workloads of `parana bench attack` in PyTorch (weights frozen)."""
+    torch.manual_seed(0)
+    net = Net(**MLP)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    res = {}
+    x = torch.rand(250, 784)
+    y = torch.full((250,), 3)
+    n = torch.zeros(784, requires_grad=True)
+
+    def step():
+        loss = F.cross_entropy(net((x + n).clamp(0, 1)), y)
+        (g,) = torch.autograd.grad(loss, n)
+        with torch.no_grad():
+            n.sub_(0.1 * g).clamp_(-0.25, 0.25)
+    res["noise_step_ms"] = median_ms(step, reps)
+    x8 = torch.rand(2000, 784)
+    y8 = torch.arange(8).repeat_interleave(250)
+    n8 = torch.zeros(8, 1, 784, requires_grad=True)
+
+    def step8():
+        xx = (x8.view(8, 250, 784) + n8).clamp(0, 1).view(2000, 784)
+        loss = F.cross_entropy(net(xx), y8, reduction="none").view(8, 250).mean(1).sum()
+        (g,) = torch.autograd.grad(loss, n8)
+        with torch.no_grad():
+            n8.sub_(0.1 * g).clamp_(-0.25, 0.25)
+    res["noise_step8_ms"] = median_ms(step8, max(3, reps // 2), warmup=2)
+    xs = torch.rand(pgd_images, 784)
+    ys = torch.randint(0, 10, (pgd_images,))
+    eps, alpha = 0.1, 0.0125
+
+    def pgd20():
+        for i in range(0, pgd_images, 1000):
+            x0, y0 = xs[i:i + 1000], ys[i:i + 1000]
+            xa = (x0 + torch.empty_like(x0).uniform_(-eps, eps)).clamp(0, 1)
+            for _ in range(20):
+                xa.requires_grad_(True)
+                out = net(xa)
+                (g,) = torch.autograd.grad(F.cross_entropy(out, y0), xa)
+                with torch.no_grad():
+                    xa = torch.min(torch.max(xa + alpha * g.sign(), x0 - eps), x0 + eps).clamp(0, 1)
+            with torch.no_grad():
+                net(xa).argmax(1)
+    t = time.perf_counter()
+    pgd20()
+    res["pgd20_10k_s"] = (time.perf_counter() - t) * 10000 / pgd_images
+    return res
+
+
+def attack_compare(binary, threads, reps, pgd_images):
+    cmd = [binary, "--threads", str(threads), "bench", "attack", "--json", "--reps", str(reps),
+           "--pgd-images", str(pgd_images)]
+    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    theirs = torch_attack_bench(reps, pgd_images)
+    print(f"\nattack speed, {threads} threads each, medians (ratio < 1: parana faster)")
+    print(f"  {'workload':<22} {'parana':>10} {'torch':>10} {'ratio':>7}")
+    ratios = {}
+    for key in ["noise_step_ms", "noise_step8_ms", "pgd20_10k_s"]:
+        r = ours[key] / theirs[key]
+        ratios[key] = r
+        print(f"  {key:<22} {ours[key]:>10.2f} {theirs[key]:>10.2f} {r:>7.2f}")
+    return {"parana": ours, "torch": theirs, "ratio": ratios}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parana", help="path to the parana binary (default: build target/release/parana)")
@@ -173,9 +244,17 @@ def main():
     ap.add_argument("--skip-cnn", action="store_true")
     ap.add_argument("--check-only", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
+    ap.add_argument("--attack", action="store_true", help="also compare the attack workloads")
+    ap.add_argument("--attack-only", action="store_true", help="only compare the attack workloads")
+    ap.add_argument("--pgd-images", type=int, default=10000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     binary = parana_bin(a.parana)
+    if a.attack_only:
+        r = attack_compare(binary, a.threads, a.reps, a.pgd_images)
+        if a.json:
+            print(json.dumps(r))
+        sys.exit(0)
     ok = check(binary, a.threads)
     if a.check_only:
         sys.exit(0 if ok else 1)
@@ -193,8 +272,9 @@ def main():
             r = ours[key] / theirs[key]
             ratios[key] = r
             print(f"  {key:<22} {ours[key]:>10.2f} {theirs[key]:>10.2f} {r:>7.2f}")
+    attack = attack_compare(binary, a.threads, a.reps, a.pgd_images) if a.attack else None
     if a.json:
-        print(json.dumps({"parana": ours, "torch": theirs, "ratio": ratios, "check_ok": ok}))
+        print(json.dumps({"parana": ours, "torch": theirs, "ratio": ratios, "check_ok": ok, "attack": attack}))
     sys.exit(0 if ok else 1)
 
 

@@ -161,3 +161,83 @@ pub fn reference_dump(model: &mut Model, batch: usize, seed: u64) -> crate::tens
     f.meta.insert("head".into(), head.name().into());
     f
 }
+
+/// Synthetic 28x28 images (random pixels) and labels as a [`crate::data::Split`].
+pub fn synthetic_split(n: usize, seed: u64) -> crate::data::Split {
+    let mut r = Rng::new(seed);
+    crate::data::Split {
+        images: (0..n * 784).map(|_| r.below(256) as u8).collect(),
+        labels: (0..n).map(|_| r.below(10) as u8).collect(),
+        rows: 28,
+        cols: 28,
+    }
+}
+
+/// The figures `parana bench attack --json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttackBench {
+    /// Worker threads.
+    pub threads: usize,
+    /// One universal-noise step of `article-mlp` at batch 250 (forward,
+    /// softmax cross-entropy, input gradient, masked sum, SGD, clip),
+    /// median ms.
+    pub noise_step_ms: f64,
+    /// One step of eight noises stacked (2000 rows), median ms.
+    pub noise_step8_ms: f64,
+    /// PGD-20 (one restart) on 10,000 images of `article-mlp`, seconds.
+    pub pgd20_10k_s: f64,
+    /// All timings in detail.
+    pub detail: std::collections::BTreeMap<String, Timing>,
+}
+
+/// Run the attack benchmarks (`reps` repetitions of the noise steps; PGD
+/// once after a warm-up on 1000 images, or `pgd_images` images).
+pub fn attack_bench(reps: usize, pgd_images: usize) -> crate::Result<AttackBench> {
+    use crate::attack::{pgd, universal};
+    let mut m = model("article-mlp", Head::Lq)?;
+    let split = synthetic_split(10_000, 5);
+    let mut detail = std::collections::BTreeMap::new();
+    let mut one = [universal::NoiseState::new(
+        universal::NoiseConfig::article(3, 0.25),
+        784,
+    )];
+    let mut scratch = universal::Scratch::default();
+    let t1 = time(reps, 3, || {
+        let mut s: Vec<&mut universal::NoiseState> = one.iter_mut().collect();
+        universal::step(&mut m, &split, &mut s, &mut scratch);
+    });
+    let mut eight: Vec<universal::NoiseState> = (0..8)
+        .map(|t| universal::NoiseState::new(universal::NoiseConfig::article(t, 0.25), 784))
+        .collect();
+    let t8 = time(reps.div_ceil(2).max(3), 2, || {
+        let mut s: Vec<&mut universal::NoiseState> = eight.iter_mut().collect();
+        universal::step(&mut m, &split, &mut s, &mut scratch);
+    });
+    let n = pgd_images.min(split.len());
+    let idx: Vec<usize> = (0..n).collect();
+    let mut x = vec![0.0f32; n * 784];
+    split.gather_f32(&idx, &mut x);
+    let cfg = pgd::PgdConfig {
+        eps: 0.1,
+        alpha: 0.0125,
+        steps: 20,
+        restarts: 1,
+        target: None,
+        seed: 1,
+    };
+    let tp = time(1, 0, || {
+        pgd::pgd(&mut m, &x, &split.labels[..n], 0, &cfg);
+    });
+    let scale = 10_000.0 / n.max(1) as f64;
+    let out = AttackBench {
+        threads: rayon::current_num_threads(),
+        noise_step_ms: t1.median_ms,
+        noise_step8_ms: t8.median_ms,
+        pgd20_10k_s: tp.median_ms * scale / 1e3,
+        detail: Default::default(),
+    };
+    detail.insert("noise_step_b250".into(), t1);
+    detail.insert("noise_step_8x250".into(), t8);
+    detail.insert(format!("pgd20_{n}"), tp);
+    Ok(AttackBench { detail, ..out })
+}

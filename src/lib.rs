@@ -8,6 +8,7 @@
 //! checkpoints, logs). The `cli` module is a thin layer over these that the
 //! `parana` binary calls.
 
+pub mod attack;
 pub mod bench;
 pub mod cli;
 pub mod data;

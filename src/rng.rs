@@ -120,6 +120,8 @@ pub mod purpose {
     pub const SCORE_DATA: u64 = 4;
     /// Random starts of attacks.
     pub const ATTACK: u64 = 5;
+    /// The training batches of universal noise, one stream per step.
+    pub const NOISE: u64 = 6;
 }
 
 #[cfg(test)]

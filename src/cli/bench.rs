@@ -22,6 +22,21 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Time the universal-noise step and PGD-20 of the article MLP.
+    #[command(
+        after_help = "Example:\n  parana bench attack --json\n\nCompare with PyTorch: python3 bench/compare_torch.py"
+    )]
+    Attack {
+        /// Repetitions of the noise steps.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+        /// Images PGD-20 runs on (the time is scaled to 10,000).
+        #[arg(long, default_value_t = 10_000)]
+        pgd_images: usize,
+        /// Print JSON (noise_step_ms, noise_step8_ms, pgd20_10k_s).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a model's outputs, loss and gradients on synthetic inputs, for
     /// bench/compare_torch.py to check against PyTorch.
     Reference {
@@ -54,6 +69,25 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                     t.median_ms, t.min_ms, t.reps
                 );
             }
+            Ok(())
+        }
+        BenchCommand::Attack {
+            reps,
+            pgd_images,
+            json,
+        } => {
+            let r = bench::attack_bench(reps, pgd_images.max(1))?;
+            if json {
+                return print_json(&r);
+            }
+            println!("threads: {}", r.threads);
+            for (k, t) in &r.detail {
+                println!(
+                    "{k:<24} median {:>9.2} ms   min {:>9.2} ms   ({} reps)",
+                    t.median_ms, t.min_ms, t.reps
+                );
+            }
+            println!("pgd20_10k_s              {:.2} s", r.pgd20_10k_s);
             Ok(())
         }
         BenchCommand::Reference {

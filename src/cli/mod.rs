@@ -6,6 +6,7 @@ mod bench;
 mod data;
 mod eval;
 mod inspect;
+mod noise;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,9 @@ enum Command {
     /// List, verify and fetch datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Train universal targeted adversarial noise against a model.
+    #[command(subcommand)]
+    Noise(noise::NoiseCommand),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -91,6 +95,7 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(a, g),
         Command::Data(c) => data::run(c, g),
         Command::Bench(c) => bench::run(c, g),
+        Command::Noise(c) => noise::run(c, g),
     };
     match result {
         Ok(()) => 0,
