@@ -22,6 +22,7 @@ pub struct Timing {
 }
 
 fn time(reps: usize, warmup: usize, mut f: impl FnMut()) -> Timing {
+    crate::nn::flush_denormals();
     for _ in 0..warmup {
         f();
     }

@@ -30,31 +30,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::nn::{Mode, head::argmax_rows, sce};
 
-/// Flush subnormal numbers to zero (FTZ and DAZ) on this thread and on
-/// every thread of rayon's pool, which the products run on. Idempotent.
-///
-/// Training with L2 decay drives the weights of always-zero inputs (the
-/// border pixels of MNIST) towards zero, and in the article's trained `lq`
-/// model tens of thousands of weights are subnormal or nearly so. Clean
-/// images multiply them by 0, but attacks add noise there and the backward
-/// pass multiplies them by small gradients, and x86 CPUs take a microcode
-/// slow path for every subnormal operand or result: a noise step ran 7-10x
-/// slower. Values below 1.2e-38 change no prediction; every attack here
-/// calls this first (`torch.set_flush_denormal(True)` does the same).
-pub fn flush_denormals() {
-    fn set() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: reading and setting MXCSR's FTZ (bit 15) and DAZ (bit 6)
-        // only changes how this thread rounds subnormal numbers.
-        #[allow(deprecated)]
-        unsafe {
-            use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
-            _mm_setcsr(_mm_getcsr() | (1 << 15) | (1 << 6));
-        }
-    }
-    set();
-    rayon::broadcast(|_| set());
-}
+pub use crate::nn::flush_denormals;
 
 /// Softmax cross-entropy of the model's outputs on the `labels.len()` inputs
 /// `x`, taken as a mean over each consecutive group of `group` rows; writes

@@ -27,6 +27,7 @@ pub struct Evaluation {
 
 /// Predicted class of every image of `split`.
 pub fn predict(model: &mut Model, split: &Split) -> Vec<usize> {
+    crate::nn::flush_denormals();
     let n = split.len();
     let len = split.image_len();
     let classes = model.arch.classes;

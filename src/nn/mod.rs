@@ -18,6 +18,7 @@
 
 pub mod adam;
 pub mod conv2d;
+pub mod denormals;
 pub mod dropout;
 pub mod head;
 pub mod linear;
@@ -33,6 +34,7 @@ pub(crate) mod gradcheck;
 
 pub use adam::Adam;
 pub use conv2d::Conv2d;
+pub use denormals::flush_denormals;
 pub use dropout::Dropout;
 pub use head::Head;
 pub use linear::Linear;

@@ -149,6 +149,7 @@ pub fn train(
     mut on_step: impl FnMut(&StepInfo),
 ) -> Result<TrainSummary> {
     cfg.validate()?;
+    crate::nn::flush_denormals();
     let train = &data.train;
     if train.is_empty() {
         return Err(Error::input("the training set is empty"));
