@@ -64,6 +64,39 @@ impl Layer for Linear {
         );
     }
 
+    fn forward_relu(&mut self, x: &[f32], y: &mut [f32], batch: usize, _mode: Mode) -> bool {
+        let (n, k) = (self.out_len, self.in_len);
+        let y = &mut y[..batch * n];
+        let t = matmul::threads();
+        matmul::nt(
+            batch,
+            n,
+            k,
+            &x[..batch * k],
+            &self.params[0].value,
+            y,
+            false,
+            t,
+        );
+        let bias = &self.params[1].value;
+        let finish = |rows: &mut [f32]| {
+            for row in rows.chunks_exact_mut(n) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v = (*v + b).max(0.0);
+                }
+            }
+        };
+        // Bias and ReLU in one pass, split by rows across threads.
+        if batch * n >= 1 << 16 {
+            use rayon::prelude::*;
+            let rows = (batch / (4 * t.max(1))).max(1);
+            y.par_chunks_mut(rows * n).for_each(finish);
+        } else {
+            finish(y);
+        }
+        true
+    }
+
     fn backward(
         &mut self,
         x: &[f32],
@@ -147,6 +180,23 @@ mod tests {
             let mut l = layer(&mut r, i, o);
             let x = rand_vec(&mut r, b * i);
             check(&mut l, &x, b, Mode::Eval, 1e-2, 2e-3, 200);
+        }
+    }
+
+    #[test]
+    fn fused_relu_equals_linear_then_relu() {
+        let mut r = Rng::new(4);
+        for batch in [1, 3, 300] {
+            let mut l = layer(&mut r, 40, 300);
+            let x = rand_vec(&mut r, batch * 40);
+            let mut y = vec![0.0; batch * 300];
+            l.forward(&x, &mut y, batch, Mode::Eval);
+            let want: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+            let mut fused = vec![7.0; batch * 300];
+            assert!(l.forward_relu(&x, &mut fused, batch, Mode::Eval));
+            for (a, b) in fused.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
     }
 

@@ -88,25 +88,38 @@ impl Sequential {
         assert!(x.len() >= batch * self.in_len(), "input too short");
         self.reserve(batch);
         self.batch = batch;
-        for i in 0..self.layers.len() {
-            let mode = match mode {
+        let mut i = 0;
+        while i < self.layers.len() {
+            let layer_mode = |i: usize| match mode {
                 // Each layer gets its own stream of random numbers.
                 Mode::Train { seed } => Mode::Train {
                     seed: seed.wrapping_mul(0x100_0000_01B3).wrapping_add(i as u64),
                 },
                 Mode::Eval => Mode::Eval,
             };
-            let (before, after) = self.acts.split_at_mut(i);
             // Layers get slices of exactly `batch` samples, whatever the
             // buffers' capacity.
             let n_in = batch * self.layers[i].in_len();
-            let n_out = batch * self.layers[i].out_len();
+            let fuse = self.layers.get(i + 1).is_some_and(|l| l.kind() == "relu");
+            let (before, after) = self.acts.split_at_mut(i);
             let input: &[f32] = if i == 0 {
                 &x[..n_in]
             } else {
                 &before[i - 1][..n_in]
             };
-            self.layers[i].forward(input, &mut after[0][..n_out], batch, mode);
+            if fuse {
+                // Write relu(f(x)) straight into the ReLU's buffer; this
+                // layer's own output is then not kept (see `activation`).
+                let n_out = batch * self.layers[i + 1].out_len();
+                if self.layers[i].forward_relu(input, &mut after[1][..n_out], batch, layer_mode(i))
+                {
+                    i += 2;
+                    continue;
+                }
+            }
+            let n_out = batch * self.layers[i].out_len();
+            self.layers[i].forward(input, &mut after[0][..n_out], batch, layer_mode(i));
+            i += 1;
         }
         let n = batch * self.out_len();
         &self.acts[self.layers.len() - 1][..n]
@@ -135,7 +148,10 @@ impl Sequential {
     }
 
     /// Output of layer `i` in the last forward (`batch * out_len` values):
-    /// the input of layer `i + 1`. Pruning scores read these.
+    /// the input of layer `i + 1`. Pruning scores read these. A layer
+    /// directly followed by a ReLU may have been fused with it (see
+    /// [`Layer::forward_relu`]); its own pre-activation output is then not
+    /// kept, so read the ReLU's output instead.
     pub fn activation(&self, i: usize) -> &[f32] {
         let n = self.batch * self.layers[i].out_len();
         &self.acts[i][..n]
