@@ -16,6 +16,7 @@ pub mod io;
 pub mod model;
 pub mod nn;
 pub mod rng;
+pub mod sparse;
 pub mod tensorfile;
 pub mod train;
 

@@ -1,0 +1,1 @@
+//! `parana bench sparse`: the sparse engine against the dense path.
