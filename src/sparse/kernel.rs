@@ -54,11 +54,44 @@ pub fn level() -> Level {
     })
 }
 
+/// Inputs per column tile: a tile of a 64-sample panel is 32 KiB, so it
+/// stays in L1 while every output neuron's weights on it are applied.
+pub const TILE: usize = 128;
+
+/// Where each row's weights cross column tile boundaries: `bounds[o * (nt
+/// + 1) + t]` is the first stored weight of row `o` at column `>= t * TILE`
+/// (`nt` tiles; the last entry of a row is its end).
+pub struct Tiles {
+    nt: usize,
+    bounds: Vec<usize>,
+}
+
+impl Tiles {
+    /// The tile boundaries of `w`.
+    pub fn new(w: &Csr) -> Tiles {
+        let nt = w.cols().div_ceil(TILE).max(1);
+        let mut bounds = Vec::with_capacity(w.rows() * (nt + 1));
+        let (ptr, idx) = (w.ptr(), w.idx());
+        for o in 0..w.rows() {
+            let (s, e) = (ptr[o], ptr[o + 1]);
+            let mut j = s;
+            for t in 0..nt {
+                bounds.push(j);
+                while j < e && (idx[j] as usize) < (t + 1) * TILE {
+                    j += 1;
+                }
+            }
+            bounds.push(e);
+        }
+        Tiles { nt, bounds }
+    }
+}
+
 /// What one call of the row kernel works on.
 struct Rows<'a> {
-    ptr: &'a [usize],
     idx: &'a [u32],
     val: &'a [f32],
+    tiles: &'a Tiles,
     bias: &'a [f32],
     relu: bool,
     /// Output neurons to compute.
@@ -74,60 +107,132 @@ fn madd<const FMA: bool>(w: f32, x: f32, a: f32) -> f32 {
     if FMA { w.mul_add(x, a) } else { a + w * x }
 }
 
+/// Tile by tile, every row's weights on that tile; the partial sums wait
+/// in `yt` between tiles.
+///
 /// # Safety
-/// The CSR parts are valid (see [`Csr::new`]) for `cols` columns,
+/// `tiles` was built from the validated CSR whose `idx`, `val` these are,
 /// `xt.len() >= cols * L`, `yt.len() >= rows.len() * L`, and the rows are
 /// within the matrix and the bias.
 #[inline(always)]
 unsafe fn rows_generic<const L: usize, const FMA: bool>(a: Rows<'_>) {
     let xt = a.xt.as_ptr();
-    for (k, o) in a.rows.clone().enumerate() {
-        let mut a0 = [0.0f32; L];
-        let mut a1 = [0.0f32; L];
-        // SAFETY (whole block): guaranteed by the caller, see above.
-        unsafe {
-            let (s, e) = (*a.ptr.get_unchecked(o), *a.ptr.get_unchecked(o + 1));
-            let mut j = s;
-            while j + 1 < e {
-                let i0 = *a.idx.get_unchecked(j) as usize;
-                let i1 = *a.idx.get_unchecked(j + 1) as usize;
-                let (w0, w1) = (*a.val.get_unchecked(j), *a.val.get_unchecked(j + 1));
-                let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
-                let x1 = &*(xt.add(i1 * L) as *const [f32; L]);
-                for l in 0..L {
-                    a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
-                    a1[l] = madd::<FMA>(w1, x1[l], a1[l]);
+    let (nt, tb) = (a.tiles.nt, &a.tiles.bounds);
+    // SAFETY (whole body): guaranteed by the caller, see above.
+    unsafe {
+        for t in 0..nt {
+            let (first, last) = (t == 0, t + 1 == nt);
+            for (k, o) in a.rows.clone().enumerate() {
+                let s = *tb.get_unchecked(o * (nt + 1) + t);
+                let e = *tb.get_unchecked(o * (nt + 1) + t + 1);
+                if s == e && !first && !last {
+                    continue;
                 }
-                j += 2;
-            }
-            if j < e {
-                let i0 = *a.idx.get_unchecked(j) as usize;
-                let w0 = *a.val.get_unchecked(j);
-                let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
-                for l in 0..L {
-                    a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
+                let out = &mut *(a.yt.as_mut_ptr().add(k * L) as *mut [f32; L]);
+                let mut a0 = if first { [0.0f32; L] } else { *out };
+                let mut a1 = [0.0f32; L];
+                let mut j = s;
+                while j + 1 < e {
+                    let i0 = *a.idx.get_unchecked(j) as usize;
+                    let i1 = *a.idx.get_unchecked(j + 1) as usize;
+                    let (w0, w1) = (*a.val.get_unchecked(j), *a.val.get_unchecked(j + 1));
+                    let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
+                    let x1 = &*(xt.add(i1 * L) as *const [f32; L]);
+                    for l in 0..L {
+                        a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
+                        a1[l] = madd::<FMA>(w1, x1[l], a1[l]);
+                    }
+                    j += 2;
                 }
-            }
-            let b = *a.bias.get_unchecked(o);
-            let out = &mut *(a.yt.as_mut_ptr().add(k * L) as *mut [f32; L]);
-            if a.relu {
-                for l in 0..L {
-                    out[l] = (a0[l] + a1[l] + b).max(0.0);
+                if j < e {
+                    let i0 = *a.idx.get_unchecked(j) as usize;
+                    let w0 = *a.val.get_unchecked(j);
+                    let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
+                    for l in 0..L {
+                        a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
+                    }
                 }
-            } else {
-                for l in 0..L {
-                    out[l] = a0[l] + a1[l] + b;
+                if !last {
+                    for l in 0..L {
+                        out[l] = a0[l] + a1[l];
+                    }
+                    continue;
+                }
+                let b = *a.bias.get_unchecked(o);
+                if a.relu {
+                    for l in 0..L {
+                        out[l] = (a0[l] + a1[l] + b).max(0.0);
+                    }
+                } else {
+                    for l in 0..L {
+                        out[l] = a0[l] + a1[l] + b;
+                    }
                 }
             }
         }
     }
 }
 
+/// AVX-512 with explicit intrinsics: LLVM's auto-vectoriser picks 128-bit
+/// vectors for 16-lane panels, so the lanes are spelled out as `L / 16`
+/// zmm registers, two accumulator sets for independent FMA chains.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn rows_avx512<const L: usize>(a: Rows<'_>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { rows_generic::<L, true>(a) }
+    use std::arch::x86_64::*;
+    let v = L / 16;
+    let xt = a.xt.as_ptr();
+    let (nt, tb) = (a.tiles.nt, &a.tiles.bounds);
+    // SAFETY (whole body): guaranteed by the caller of `rows_dispatch`.
+    unsafe {
+        let zero = _mm512_setzero_ps();
+        for t in 0..nt {
+            let (first, last) = (t == 0, t + 1 == nt);
+            for (k, o) in a.rows.clone().enumerate() {
+                let s = *tb.get_unchecked(o * (nt + 1) + t);
+                let e = *tb.get_unchecked(o * (nt + 1) + t + 1);
+                if s == e && !first && !last {
+                    continue;
+                }
+                let out = a.yt.as_mut_ptr().add(k * L);
+                let mut a0 = [zero; 4];
+                let mut a1 = [zero; 4];
+                if !first {
+                    for q in 0..v {
+                        a0[q] = _mm512_loadu_ps(out.add(16 * q));
+                    }
+                }
+                let mut j = s;
+                while j + 1 < e {
+                    let x0 = xt.add(*a.idx.get_unchecked(j) as usize * L);
+                    let x1 = xt.add(*a.idx.get_unchecked(j + 1) as usize * L);
+                    let w0 = _mm512_set1_ps(*a.val.get_unchecked(j));
+                    let w1 = _mm512_set1_ps(*a.val.get_unchecked(j + 1));
+                    for q in 0..v {
+                        a0[q] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0.add(16 * q)), a0[q]);
+                        a1[q] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x1.add(16 * q)), a1[q]);
+                    }
+                    j += 2;
+                }
+                if j < e {
+                    let x0 = xt.add(*a.idx.get_unchecked(j) as usize * L);
+                    let w0 = _mm512_set1_ps(*a.val.get_unchecked(j));
+                    for q in 0..v {
+                        a0[q] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0.add(16 * q)), a0[q]);
+                    }
+                }
+                let b = _mm512_set1_ps(if last { *a.bias.get_unchecked(o) } else { 0.0 });
+                for q in 0..v {
+                    let mut r = _mm512_add_ps(_mm512_add_ps(a0[q], a1[q]), b);
+                    if last && a.relu {
+                        r = _mm512_max_ps(r, zero);
+                    }
+                    _mm512_storeu_ps(out.add(16 * q), r);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -138,12 +243,14 @@ unsafe fn rows_avx2<const L: usize>(a: Rows<'_>) {
 }
 
 fn rows_dispatch<const L: usize>(a: Rows<'_>) {
-    assert!(a.rows.end <= a.ptr.len() - 1 && a.rows.end <= a.bias.len());
+    assert!(a.rows.end * (a.tiles.nt + 1) <= a.tiles.bounds.len());
+    assert!(a.rows.end <= a.bias.len());
     assert!(a.yt.len() >= a.rows.len() * L);
-    // SAFETY: the CSR parts come from a validated `Csr` whose column count
-    // the callers check against `xt` (`xt.len() >= cols * L`); the asserts
-    // above cover rows and outputs. The feature checks of `level()` make
-    // the target_feature functions safe to call.
+    assert!(a.xt.len() >= a.tiles.nt.saturating_sub(1) * TILE * L);
+    // SAFETY: the CSR parts come from a validated `Csr` and its `Tiles`;
+    // callers check its column count against `xt` (`xt.len() >= cols *
+    // L`); the asserts above cover rows and outputs. The feature checks of
+    // `level()` make the target_feature functions safe to call.
     unsafe {
         match level() {
             #[cfg(target_arch = "x86_64")]
@@ -165,6 +272,25 @@ fn lanes(batch: usize) -> usize {
     if batch >= 48 { 64 } else { 16 }
 }
 
+/// Whether activations of `batch` samples passed between two sparse layers
+/// are kept in panel layout (see [`Layout`]).
+pub fn uses_panels(batch: usize) -> bool {
+    batch >= PANEL_MIN_BATCH
+}
+
+/// How a layer's input and output buffers are laid out. Row-major is
+/// `[batch, features]`. Panel layout, used between consecutive sparse
+/// layers (when [`uses_panels`]) to skip two transposes, is the kernel's own:
+/// panel `p` holds samples `p*L ..` (`n_p = min(L, batch - p*L)` of them)
+/// at offset `p * L * features`, as `[features][n_p]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The input is in panel layout.
+    pub in_panels: bool,
+    /// The output is in panel layout.
+    pub out_panels: bool,
+}
+
 /// Scratch buffers of a sparse product, kept by the layer and reused.
 #[derive(Default)]
 pub struct Scratch {
@@ -173,14 +299,17 @@ pub struct Scratch {
 }
 
 /// `y[batch, rows] = act(x[batch, cols] · Wᵀ + bias)` for a sparse `W`.
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
     w: &Csr,
+    tiles: &Tiles,
     bias: &[f32],
     relu: bool,
     x: &[f32],
     y: &mut [f32],
     batch: usize,
     s: &mut Scratch,
+    layout: Layout,
 ) {
     let (rows, cols) = (w.rows(), w.cols());
     assert_eq!(bias.len(), rows);
@@ -189,12 +318,12 @@ pub fn forward(
         return;
     }
     let par = rayon::current_num_threads() > 1 && w.nnz() * batch >= PAR_MIN_WORK;
-    if batch < PANEL_MIN_BATCH {
+    if !uses_panels(batch) {
         return per_sample(w, bias, relu, x, y, batch, par);
     }
     match lanes(batch) {
-        64 => paneled::<64>(w, bias, relu, x, y, batch, s, par),
-        _ => paneled::<16>(w, bias, relu, x, y, batch, s, par),
+        64 => paneled::<64>(w, tiles, bias, relu, x, y, batch, s, par, layout),
+        _ => paneled::<16>(w, tiles, bias, relu, x, y, batch, s, par, layout),
     }
 }
 
@@ -242,12 +371,77 @@ fn per_sample(
     }
 }
 
-/// Panels of `L` samples: transpose in, sparse product per panel, transpose
-/// out. Panels are split across threads when there are several; a single
-/// panel's output neurons are split otherwise.
+/// Features per block of the transposes: the written lines stay in L1.
+const TB: usize = 16;
+
+/// Fill padded panel `p` (`[len][L]`) from `src` in either layout.
+fn pack<const L: usize>(
+    src: &[f32],
+    len: usize,
+    batch: usize,
+    panels: bool,
+    p: usize,
+    pan: &mut [f32],
+) {
+    let n = L.min(batch - p * L);
+    if panels {
+        let blk = &src[p * L * len..][..len * n];
+        if n == L {
+            pan.copy_from_slice(blk);
+        } else {
+            pan.fill(0.0);
+            for (i, r) in blk.chunks_exact(n).enumerate() {
+                pan[i * L..i * L + n].copy_from_slice(r);
+            }
+        }
+        return;
+    }
+    if n < L {
+        pan.fill(0.0);
+    }
+    for i0 in (0..len).step_by(TB) {
+        let i1 = (i0 + TB).min(len);
+        for l in 0..n {
+            let xs = &src[(p * L + l) * len + i0..(p * L + l) * len + i1];
+            for (i, &v) in (i0..i1).zip(xs) {
+                pan[i * L + l] = v;
+            }
+        }
+    }
+}
+
+/// Write padded panel `pan` (`[len][L]`) into `dst` (the samples of panel
+/// `p` only, `dst` being that panel's part) in either layout.
+fn unpack<const L: usize>(pan: &[f32], len: usize, n: usize, panels: bool, dst: &mut [f32]) {
+    if panels {
+        if n == L {
+            dst.copy_from_slice(&pan[..len * L]);
+        } else {
+            for (i, r) in dst.chunks_exact_mut(n).enumerate() {
+                r.copy_from_slice(&pan[i * L..i * L + n]);
+            }
+        }
+        return;
+    }
+    for o0 in (0..len).step_by(TB) {
+        let o1 = (o0 + TB).min(len);
+        for l in 0..n {
+            let yrow = &mut dst[l * len + o0..l * len + o1];
+            for (o, v) in (o0..o1).zip(yrow) {
+                *v = pan[o * L + l];
+            }
+        }
+    }
+}
+
+/// Panels of `L` samples: pack in, sparse product per panel, unpack out.
+/// Panels are split across threads when there are several; a single
+/// panel's output neurons are split otherwise. Full panels already in
+/// panel layout are read and written in place.
 #[allow(clippy::too_many_arguments)]
 fn paneled<const L: usize>(
     w: &Csr,
+    tiles: &Tiles,
     bias: &[f32],
     relu: bool,
     x: &[f32],
@@ -255,37 +449,45 @@ fn paneled<const L: usize>(
     batch: usize,
     s: &mut Scratch,
     par: bool,
+    layout: Layout,
 ) {
     let (rows, cols) = (w.rows(), w.cols());
     let panels = batch.div_ceil(L);
-    s.xt.resize(panels * cols * L, 0.0);
-    s.yt.resize(panels * rows * L, 0.0);
-    let xt = &mut s.xt[..panels * cols * L];
-    let yt = &mut s.yt[..panels * rows * L];
-    // Transpose [batch, cols] into [panel][cols][L], padding with zeros.
-    let fill = |(p, pan): (usize, &mut [f32])| {
-        let n = L.min(batch - p * L);
-        if n < L {
-            pan.fill(0.0);
-        }
-        for l in 0..n {
-            let xs = &x[(p * L + l) * cols..][..cols];
-            for (i, &v) in xs.iter().enumerate() {
-                pan[i * L + l] = v;
-            }
-        }
-    };
-    let threads = rayon::current_num_threads();
-    if par {
-        xt.par_chunks_mut(cols * L).enumerate().for_each(fill);
-    } else {
-        xt.chunks_mut(cols * L).enumerate().for_each(fill);
+    let exact = batch.is_multiple_of(L);
+    let direct_in = layout.in_panels && exact;
+    let direct_out = layout.out_panels && exact;
+    if !direct_in {
+        s.xt.resize(panels * cols * L, 0.0);
     }
-    let (ptr, idx, val) = (w.ptr(), w.idx(), w.val());
-    let xt: &[f32] = xt;
+    if !direct_out {
+        s.yt.resize(panels * rows * L, 0.0);
+    }
+    let threads = rayon::current_num_threads();
+    if !direct_in {
+        let xt = &mut s.xt[..panels * cols * L];
+        let fill =
+            |(p, pan): (usize, &mut [f32])| pack::<L>(x, cols, batch, layout.in_panels, p, pan);
+        if par {
+            xt.par_chunks_mut(cols * L).enumerate().for_each(fill);
+        } else {
+            xt.chunks_mut(cols * L).enumerate().for_each(fill);
+        }
+    }
+    let xt: &[f32] = if direct_in {
+        x
+    } else {
+        &s.xt[..panels * cols * L]
+    };
+    let yt: &mut [f32] = if direct_out {
+        &mut *y
+    } else {
+        &mut s.yt[..panels * rows * L]
+    };
+    let (idx, val) = (w.idx(), w.val());
+    assert_eq!(tiles.bounds.len(), rows * (tiles.nt + 1));
     let run = |xp: &[f32], yp: &mut [f32], r: Range<usize>| {
         rows_dispatch::<L>(Rows {
-            ptr,
+            tiles,
             idx,
             val,
             bias,
@@ -312,20 +514,50 @@ fn paneled<const L: usize>(
                 })
             });
     }
-    // Transpose [panel][rows][L] back into [batch, rows].
-    let yt: &[f32] = yt;
+    if direct_out {
+        return;
+    }
+    let yt: &[f32] = &s.yt[..panels * rows * L];
     let back = |(p, ys): (usize, &mut [f32])| {
-        let pan = &yt[p * rows * L..][..rows * L];
-        for (l, yrow) in ys.chunks_exact_mut(rows).enumerate() {
-            for (o, v) in yrow.iter_mut().enumerate() {
-                *v = pan[o * L + l];
-            }
-        }
+        let n = ys.len() / rows;
+        unpack::<L>(
+            &yt[p * rows * L..][..rows * L],
+            rows,
+            n,
+            layout.out_panels,
+            ys,
+        )
     };
     if par {
         y.par_chunks_mut(L * rows).enumerate().for_each(back);
     } else {
         y.chunks_mut(L * rows).enumerate().for_each(back);
+    }
+}
+
+/// `batch` samples of `len` features in panel layout, as row-major.
+pub fn panels_to_rows(src: &[f32], len: usize, batch: usize) -> Vec<f32> {
+    let l = lanes(batch);
+    let mut out = vec![0.0; batch * len];
+    for s in 0..batch {
+        let (p, k) = (s / l, s % l);
+        let n = l.min(batch - p * l);
+        for f in 0..len {
+            out[s * len + f] = src[p * l * len + f * n + k];
+        }
+    }
+    out
+}
+
+/// Row-major `rows` into panel layout in `dst`.
+pub fn rows_to_panels(rows: &[f32], len: usize, batch: usize, dst: &mut [f32]) {
+    let l = lanes(batch);
+    for s in 0..batch {
+        let (p, k) = (s / l, s % l);
+        let n = l.min(batch - p * l);
+        for f in 0..len {
+            dst[p * l * len + f * n + k] = rows[s * len + f];
+        }
     }
 }
 

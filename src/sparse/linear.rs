@@ -6,14 +6,16 @@
 //! exposes no trainable parameters.
 
 use super::csr::Csr;
-use super::kernel::{self, Scratch};
+use super::kernel::{self, Layout, Scratch, Tiles};
 use crate::nn::{Layer, Mode};
 
 /// `y = x · Wᵀ + b` (then ReLU when `relu`) with a sparse `W [out, in]`.
 pub struct SparseLinear {
     w: Csr,
+    tiles: Tiles,
     bias: Vec<f32>,
     relu: bool,
+    layout: Layout,
     scratch: Scratch,
 }
 
@@ -22,9 +24,11 @@ impl SparseLinear {
     pub fn new(w: Csr, bias: Vec<f32>, relu: bool) -> SparseLinear {
         assert_eq!(w.rows(), bias.len(), "one bias per output");
         SparseLinear {
+            tiles: Tiles::new(&w),
             w,
             bias,
             relu,
+            layout: Layout::default(),
             scratch: Scratch::default(),
         }
     }
@@ -42,6 +46,13 @@ impl SparseLinear {
     pub fn bias(&self) -> &[f32] {
         &self.bias
     }
+    /// Keep the input and/or output in the kernel's panel layout: only
+    /// between two sparse layers of one network ([`super::sparsify`] sets
+    /// it).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+    }
+
     /// Whether ReLU is applied to the outputs.
     pub fn relu(&self) -> bool {
         self.relu
@@ -61,12 +72,14 @@ impl Layer for SparseLinear {
     fn forward(&mut self, x: &[f32], y: &mut [f32], batch: usize, _mode: Mode) {
         kernel::forward(
             &self.w,
+            &self.tiles,
             &self.bias,
             self.relu,
             x,
             y,
             batch,
             &mut self.scratch,
+            self.layout,
         );
     }
     fn backward(
@@ -78,8 +91,29 @@ impl Layer for SparseLinear {
         batch: usize,
         _param_grads: bool,
     ) {
-        if let Some(dx) = dx {
-            kernel::backward_input(&self.w, self.relu, y, dy, dx, batch);
+        let Some(dx) = dx else { return };
+        let (o, i) = (self.w.rows(), self.w.cols());
+        if !kernel::uses_panels(batch) || self.layout == Layout::default() {
+            return kernel::backward_input(&self.w, self.relu, y, dy, dx, batch);
+        }
+        // Panel layout at either end: through row-major copies.
+        let rows = |v: &[f32], len, p| {
+            if p {
+                kernel::panels_to_rows(&v[..batch * len], len, batch)
+            } else {
+                v[..batch * len].to_vec()
+            }
+        };
+        let (y, dy) = (
+            rows(y, o, self.layout.out_panels),
+            rows(dy, o, self.layout.out_panels),
+        );
+        if self.layout.in_panels {
+            let mut d = vec![0.0; batch * i];
+            kernel::backward_input(&self.w, self.relu, &y, &dy, &mut d, batch);
+            kernel::rows_to_panels(&d, i, batch, dx);
+        } else {
+            kernel::backward_input(&self.w, self.relu, &y, &dy, dx, batch);
         }
     }
     fn describe(&self) -> String {

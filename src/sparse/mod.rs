@@ -33,7 +33,11 @@ pub const MAX_DENSITY: f64 = 0.38;
 /// it). Dropout layers are removed: the result is for inference only.
 /// Pass `1.0` to make every linear layer sparse.
 pub fn sparsify(net: Sequential, max_density: f64) -> Sequential {
-    let mut out: Vec<Box<dyn Layer>> = Vec::new();
+    enum Slot {
+        Keep(Box<dyn Layer>),
+        Sparse(SparseLinear),
+    }
+    let mut out: Vec<Slot> = Vec::new();
     let mut layers = net.into_layers().into_iter().peekable();
     while let Some(l) = layers.next() {
         match l.kind() {
@@ -43,21 +47,48 @@ pub fn sparsify(net: Sequential, max_density: f64) -> Sequential {
                 let (o, i) = (w.shape[0], w.shape[1]);
                 let nnz = w.value.iter().filter(|&&v| v != 0.0).count();
                 if nnz as f64 > max_density * (o * i) as f64 {
-                    out.push(l);
+                    out.push(Slot::Keep(l));
                     continue;
                 }
                 let relu = layers.peek().is_some_and(|n| n.kind() == "relu");
                 if relu {
                     layers.next();
                 }
-                out.push(Box::new(SparseLinear::from_dense(
+                out.push(Slot::Sparse(SparseLinear::from_dense(
                     &w.value, o, i, &b.value, relu,
                 )));
             }
-            _ => out.push(l),
+            _ => out.push(Slot::Keep(l)),
         }
     }
-    Sequential::new(out)
+    chain(out.into_iter().map(|s| match s {
+        Slot::Keep(l) => Err(l),
+        Slot::Sparse(s) => Ok(s),
+    }))
+}
+
+/// Build a network from layers, sparse ones as `Ok`: consecutive sparse
+/// layers pass activations in the kernel's panel layout.
+pub fn chain(layers: impl IntoIterator<Item = Result<SparseLinear, Box<dyn Layer>>>) -> Sequential {
+    let mut v: Vec<Result<SparseLinear, Box<dyn Layer>>> = layers.into_iter().collect();
+    for k in 0..v.len() {
+        let prev = k > 0 && v[k - 1].is_ok();
+        let next = v.get(k + 1).is_some_and(|l| l.is_ok());
+        if let Ok(s) = &mut v[k] {
+            s.set_layout(kernel::Layout {
+                in_panels: prev,
+                out_panels: next,
+            });
+        }
+    }
+    Sequential::new(
+        v.into_iter()
+            .map(|l| match l {
+                Ok(s) => Box::new(s) as Box<dyn Layer>,
+                Err(l) => l,
+            })
+            .collect(),
+    )
 }
 
 /// Zero the smallest-magnitude fraction `ratio` of each weight matrix

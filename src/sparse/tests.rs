@@ -134,32 +134,42 @@ fn mlp(r: &mut Rng) -> Sequential {
 #[test]
 fn sparsify_picks_sparse_by_density_and_keeps_outputs() {
     let mut r = Rng::new(4);
-    let x = rand_vec(&mut r, 70 * 20);
-    let mut net = mlp(&mut r);
-    prune_magnitude(&mut net, 0.9);
-    // Make the second matrix dense again: it must stay a `linear` layer.
-    let mut dense_net = mlp(&mut r);
-    let keep: Vec<f32> = dense_net.layers()[2].params()[0].value.clone();
-    net.layers_mut()[2].params_mut()[0].value = keep;
-    for (a, b) in dense_net.params_mut().zip(net.params()) {
-        a.value = b.value.clone();
+    for sparse_mid in [false, true] {
+        let mut net = mlp(&mut r);
+        prune_magnitude(&mut net, 0.9);
+        if !sparse_mid {
+            // The middle matrix dense again: it must stay a `linear` layer.
+            let keep = rand_vec(&mut r, 30 * 25);
+            net.layers_mut()[2].params_mut()[0].value = keep;
+        }
+        let mut dense_net = mlp(&mut r);
+        for (a, b) in dense_net.params_mut().zip(net.params()) {
+            a.value = b.value.clone();
+        }
+        let mut s = sparsify(net, MAX_DENSITY);
+        let kinds: Vec<&str> = s.layers().iter().map(|l| l.kind()).collect();
+        if sparse_mid {
+            // Three sparse layers in a row: activations stay in panels.
+            assert_eq!(kinds, ["sparse_linear"; 3]);
+        } else {
+            assert_eq!(kinds, ["sparse_linear", "linear", "relu", "sparse_linear"]);
+        }
+        for batch in [1, 3, 4, 16, 17, 48, 64, 70, 128, 257] {
+            let x = rand_vec(&mut r, batch * 20);
+            let want = dense_net.forward(&x, batch, Mode::Eval).to_vec();
+            let got = s.forward(&x, batch, Mode::Eval).to_vec();
+            assert!(max_diff(&want, &got) <= 1e-4, "{sparse_mid} {batch}");
+            // The input gradient through the network equals the dense one.
+            let g = rand_vec(&mut r, batch * 10);
+            dense_net.output_grad_mut().copy_from_slice(&g);
+            let mut dxd = vec![0.0; x.len()];
+            dense_net.backward(&x, Some(&mut dxd), false);
+            s.output_grad_mut().copy_from_slice(&g);
+            let mut dxs = vec![0.0; x.len()];
+            s.backward(&x, Some(&mut dxs), false);
+            assert!(max_diff(&dxd, &dxs) <= 1e-4, "grad {sparse_mid} {batch}");
+        }
     }
-    let want = dense_net.forward(&x, 70, Mode::Eval).to_vec();
-    let mut s = sparsify(net, MAX_DENSITY);
-    let kinds: Vec<&str> = s.layers().iter().map(|l| l.kind()).collect();
-    assert_eq!(kinds, ["sparse_linear", "linear", "relu", "sparse_linear"]);
-    let got = s.forward(&x, 70, Mode::Eval).to_vec();
-    assert!(max_diff(&want, &got) <= 1e-4);
-    // And the input gradient through the mixed network equals the dense one.
-    let g = rand_vec(&mut r, 70 * 10);
-    dense_net.forward(&x, 70, Mode::Eval);
-    dense_net.output_grad_mut().copy_from_slice(&g);
-    let mut dxd = vec![0.0; x.len()];
-    dense_net.backward(&x, Some(&mut dxd), false);
-    s.output_grad_mut().copy_from_slice(&g);
-    let mut dxs = vec![0.0; x.len()];
-    s.backward(&x, Some(&mut dxs), false);
-    assert!(max_diff(&dxd, &dxs) <= 1e-4);
 }
 
 #[test]
