@@ -3,6 +3,7 @@
 //! should have.
 
 mod bench;
+mod compile;
 mod data;
 mod eval;
 mod inspect;
@@ -39,6 +40,8 @@ enum Command {
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Compile a pruned model into the sparse format.
+    Compile(compile::CompileArgs),
 }
 
 /// Options every command can read.
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(a, g),
         Command::Data(c) => data::run(c, g),
         Command::Bench(c) => bench::run(c, g),
+        Command::Compile(a) => compile::run(a, g),
     };
     match result {
         Ok(()) => 0,

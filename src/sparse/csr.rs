@@ -190,7 +190,8 @@ mod tests {
     fn bad_structure_is_rejected_with_a_reason() {
         let ok = || (vec![0, 2, 3], vec![0u32, 2, 1], vec![1.0f32, 2.0, 3.0]);
         assert!(Csr::new(2, 3, ok().0, ok().1, ok().2).is_ok());
-        let cases: Vec<(Vec<usize>, Vec<u32>, Vec<f32>, &str)> = vec![
+        type Case = (Vec<usize>, Vec<u32>, Vec<f32>, &'static str);
+        let cases: Vec<Case> = vec![
             (vec![0, 2, 3], vec![0, 3, 1], ok().2, "outside 0..3"),
             (vec![0, 2, 3], vec![2, 0, 1], ok().2, "unsorted"),
             (vec![0, 2, 3], vec![1, 1, 1], ok().2, "duplicate"),

@@ -9,10 +9,14 @@
 //!   [`Linear`](crate::nn::Linear) (and the ReLU after it).
 //! - [`sparsify`]: turn the linear layers of a network sparse where that is
 //!   faster (density at most [`MAX_DENSITY`]).
+//! - [`consolidate`]: remove the neurons pruning has cut off.
+//! - [`file`]: compiled sparse model files (`parana compile`).
 //! - [`bench`]: `parana bench sparse`.
 
 pub mod bench;
+pub mod consolidate;
 pub mod csr;
+pub mod file;
 pub mod kernel;
 pub mod linear;
 

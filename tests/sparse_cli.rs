@@ -1,0 +1,113 @@
+//! Pruned model -> `parana compile` -> `parana eval` / `inspect` on real
+//! MNIST: the compiled sparse model classifies exactly as the pruned dense
+//! one, and a corrupted sparse file is a one-line error with exit code 2.
+
+mod common;
+
+use common::{mnist_dir, parana};
+use parana::model::file;
+use parana::tensorfile::TensorFile;
+use std::process::Output;
+
+fn run(args: &[&str]) -> Output {
+    parana().args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn compile_eval_inspect_a_pruned_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let d = mnist_dir();
+    let d = d.to_str().unwrap();
+    let (dense, pruned, sparse) = (
+        p("m.safetensors"),
+        p("pruned.safetensors"),
+        p("m.sparse.safetensors"),
+    );
+    json(&run(&[
+        "train",
+        "--hidden",
+        "256,128",
+        "--head",
+        "sce",
+        "--steps",
+        "300",
+        "--lr",
+        "1e-3",
+        "--data-dir",
+        d,
+        "--out",
+        &dense,
+        "--json",
+    ]));
+    // 80% of each matrix pruned by magnitude (no fine-tuning).
+    let mut m = file::load(std::path::Path::new(&dense)).unwrap();
+    parana::sparse::prune_magnitude(&mut m.net, 0.8);
+    file::save(&m, std::path::Path::new(&pruned)).unwrap();
+
+    let rep = json(&run(&[
+        "compile", "--model", &pruned, "--out", &sparse, "--json",
+    ]));
+    assert_eq!(rep["neurons_removed"].as_array().unwrap().len(), 2, "{rep}");
+
+    let a = json(&run(&[
+        "eval",
+        "--model",
+        &pruned,
+        "--data-dir",
+        d,
+        "--json",
+    ]));
+    let b = json(&run(&[
+        "eval",
+        "--model",
+        &sparse,
+        "--data-dir",
+        d,
+        "--json",
+    ]));
+    assert!(a["clean_accuracy"].as_f64().unwrap() > 0.5, "{a}");
+    // Same predictions image for image: the confusion matrices are equal.
+    assert_eq!(a["confusion"], b["confusion"]);
+
+    let i = json(&run(&["inspect", "--model", &sparse, "--json"]));
+    let layers = i["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[0]["engine"], "sparse");
+    assert_eq!(i["neurons_removed"], rep["neurons_removed"]);
+    let o = run(&["inspect", "--model", &sparse]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("neurons removed") && text.contains("layers.2"),
+        "{text}"
+    );
+
+    // An index out of range: rejected when loaded, naming the file.
+    let mut f = TensorFile::load(std::path::Path::new(&sparse)).unwrap();
+    f.ints.get_mut("layers.1.col_indices").unwrap().data[0] = 1 << 20;
+    let bad = p("bad.sparse.safetensors");
+    f.save(std::path::Path::new(&bad)).unwrap();
+    for args in [
+        vec!["eval", "--model", &bad, "--data-dir", d],
+        vec!["inspect", "--model", &bad],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("bad.sparse.safetensors") && err.contains("outside"),
+            "{err}"
+        );
+    }
+}
