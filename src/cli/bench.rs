@@ -42,6 +42,11 @@ pub enum BenchCommand {
         /// dense_ms, sparse_ms, speedup, ...).
         #[arg(long)]
         json: bool,
+        /// Also write each pruned network, compiled, as
+        /// DIR/<model>-s<sparsity>.sparse.safetensors (for
+        /// bench/sparse_torch.py).
+        #[arg(long)]
+        save_dir: Option<std::path::PathBuf>,
     },
     /// Write a model's outputs, loss and gradients on synthetic inputs, for
     /// bench/compare_torch.py to check against PyTorch.
@@ -83,7 +88,18 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             batch,
             reps,
             json,
-        } => sparse(&model, &sparsity, &batch, reps, json),
+            save_dir,
+        } => {
+            if let Some(dir) = &save_dir {
+                for s in &sparsity {
+                    let mut m = bench::model(&model, crate::nn::Head::Sce)?;
+                    crate::sparse::prune_magnitude(&mut m.net, s / 100.0);
+                    let (f, _) = crate::sparse::file::compile(&m)?;
+                    f.save(&dir.join(format!("{model}-s{s}.sparse.safetensors")))?;
+                }
+            }
+            sparse(&model, &sparsity, &batch, reps, json)
+        }
         BenchCommand::Reference {
             model,
             batch,
