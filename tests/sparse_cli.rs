@@ -111,3 +111,47 @@ fn compile_eval_inspect_a_pruned_model() {
         );
     }
 }
+
+#[test]
+fn bench_sparse_json_records_agree_with_dense() {
+    let o = run(&[
+        "bench",
+        "sparse",
+        "--sparsity",
+        "0,90",
+        "--batch",
+        "1,65",
+        "--reps",
+        "1",
+        "--json",
+    ]);
+    let r = json(&o);
+    let recs = r.as_array().unwrap();
+    // 2 sparsities x 2 batches x (4 layers + all).
+    assert_eq!(recs.len(), 20);
+    for rec in recs {
+        for k in [
+            "model",
+            "layer",
+            "sparsity",
+            "batch",
+            "dense_ms",
+            "sparse_ms",
+        ] {
+            assert!(!rec[k].is_null(), "{k} missing: {rec}");
+        }
+        assert_eq!(rec["model"], "article-mlp");
+        assert!(rec["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{rec}");
+        assert!(rec["dense_ms"].as_f64().unwrap() > 0.0);
+    }
+    let all90 = recs
+        .iter()
+        .find(|r| r["layer"] == "all" && r["sparsity"] == 0.9 && r["batch"] == 65)
+        .unwrap();
+    assert!(
+        (all90["ideal_speedup"].as_f64().unwrap() - 10.0).abs() < 0.1,
+        "{all90}"
+    );
+    let o = run(&["bench", "sparse", "--sparsity", "120"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
