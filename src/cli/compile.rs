@@ -81,3 +81,40 @@ pub(super) fn inspect_sparse(path: &Path, json: bool) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// Decouple a CNN: every convolution becomes a sparse matrix (each tap an
+/// independent weight), written as a sparse model file that `parana eval`
+/// runs with the sparse engine.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:
+  parana decouple --model cnn.safetensors --out cnn.decoupled.safetensors")]
+pub struct DecoupleArgs {
+    /// CNN model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Output file (default: MODEL with `.decoupled.safetensors`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(super) fn decouple(a: DecoupleArgs, _g: Global) -> Result<()> {
+    let model = crate::model::file::load(&a.model)?;
+    let f = crate::sparse::decouple::decouple(&model)?;
+    let out = a.out.unwrap_or_else(|| {
+        let stem = a
+            .model
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map_or("model", |n| n.strip_suffix(".safetensors").unwrap_or(n));
+        a.model
+            .with_file_name(format!("{stem}.decoupled.safetensors"))
+    });
+    f.save(&out)?;
+    println!(
+        "{} -> {}",
+        model.arch.describe(),
+        f.meta.get("arch_description").map_or("", String::as_str)
+    );
+    println!("wrote {}", out.display());
+    Ok(())
+}

@@ -42,6 +42,8 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Compile a pruned model into the sparse format.
     Compile(compile::CompileArgs),
+    /// Turn a CNN's convolutions into sparse matrices (sparse format).
+    Decouple(compile::DecoupleArgs),
 }
 
 /// Options every command can read.
@@ -95,6 +97,7 @@ pub fn main() -> i32 {
         Command::Data(c) => data::run(c, g),
         Command::Bench(c) => bench::run(c, g),
         Command::Compile(a) => compile::run(a, g),
+        Command::Decouple(a) => compile::decouple(a, g),
     };
     match result {
         Ok(()) => 0,

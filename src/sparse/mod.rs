@@ -11,11 +11,14 @@
 //!   faster (density at most [`MAX_DENSITY`]).
 //! - [`consolidate`]: remove the neurons pruning has cut off.
 //! - [`file`]: compiled sparse model files (`parana compile`).
+//! - [`decouple`]: a CNN's convolutions as sparse matrices (`parana
+//!   decouple`).
 //! - [`bench`]: `parana bench sparse`.
 
 pub mod bench;
 pub mod consolidate;
 pub mod csr;
+pub mod decouple;
 pub mod file;
 pub mod kernel;
 pub mod linear;
