@@ -155,3 +155,37 @@ fn bench_sparse_json_records_agree_with_dense() {
     let o = run(&["bench", "sparse", "--sparsity", "120"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn decoupled_cnn_classifies_like_the_cnn() {
+    use parana::model::{Arch, Model, arch::parse_convs, init::init};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let d = mnist_dir();
+    let d = d.to_str().unwrap();
+    let mut m = Model::new(
+        Arch::custom(vec![16], parse_convs("3x3x4,5x5x3").unwrap()).unwrap(),
+        parana::nn::Head::Sce,
+    );
+    init(&mut m, 2);
+    parana::sparse::prune_magnitude(&mut m.net, 0.5);
+    let cnn = p("cnn.safetensors");
+    file::save(&m, std::path::Path::new(&cnn)).unwrap();
+    let o = run(&["decouple", "--model", &cnn]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dec = p("cnn.decoupled.safetensors");
+    let i = json(&run(&["inspect", "--model", &dec, "--json"]));
+    let shapes: Vec<String> = i["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["shape"].to_string())
+        .collect();
+    assert_eq!(shapes[..2], ["[3136,784]", "[2352,3136]"]);
+    let a = json(&run(&["eval", "--model", &cnn, "--data-dir", d, "--json"]));
+    let b = json(&run(&["eval", "--model", &dec, "--data-dir", d, "--json"]));
+    assert_eq!(a["confusion"], b["confusion"]);
+    // A dense MLP has nothing to decouple: a one-line error.
+    let o = run(&["decouple", "--model", &dec]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -83,7 +83,11 @@ impl Tiles {
             let mut j = s;
             for t in 0..nt {
                 bounds.push(j);
-                let end = if t + 1 == nt { usize::MAX } else { (t + 1) * TILE };
+                let end = if t + 1 == nt {
+                    usize::MAX
+                } else {
+                    (t + 1) * TILE
+                };
                 while j < e && (idx[j] as usize) < end {
                     j += 1;
                 }
