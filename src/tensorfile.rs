@@ -1,5 +1,7 @@
 //! Reading and writing safetensors files of named `f32` tensors with string
 //! metadata: the container of parana's model, checkpoint and noise files.
+//! Integer tensors (indices of sparse models) are kept apart, in
+//! [`TensorFile::ints`]: written as `I64`, read from `I64`, `I32` or `U32`.
 //!
 //! Loading checks everything a user's file can get wrong (not safetensors,
 //! truncated, wrong dtype, NaN or infinite values) and names the file in
@@ -19,11 +21,22 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
+/// One integer tensor: its shape and its values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntTensor {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<i64>,
+}
+
 /// The contents of a safetensors file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TensorFile {
     /// Tensors by name (sorted, so files are byte-for-byte reproducible).
     pub tensors: BTreeMap<String, Tensor>,
+    /// Integer tensors by name (none in model, checkpoint or noise files).
+    pub ints: BTreeMap<String, IntTensor>,
     /// The `__metadata__` strings.
     pub meta: BTreeMap<String, String>,
 }
@@ -35,19 +48,29 @@ impl TensorFile {
         self.tensors.insert(name.into(), Tensor { shape, data });
     }
 
+    /// Add an integer tensor.
+    pub fn insert_int(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<i64>) {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        self.ints.insert(name.into(), IntTensor { shape, data });
+    }
+
     /// Serialise to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+        let mut bytes: Vec<(String, Vec<u8>, Vec<usize>, Dtype)> = self
             .tensors
             .iter()
             .map(|(n, t)| {
                 let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (n.clone(), b, t.shape.clone())
+                (n.clone(), b, t.shape.clone(), Dtype::F32)
             })
             .collect();
+        for (n, t) in &self.ints {
+            let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            bytes.push((n.clone(), b, t.shape.clone(), Dtype::I64));
+        }
         let mut views = Vec::with_capacity(bytes.len());
-        for (n, b, s) in &bytes {
-            let v = TensorView::new(Dtype::F32, s.clone(), b)
+        for (n, b, s, d) in &bytes {
+            let v = TensorView::new(*d, s.clone(), b)
                 .map_err(|e| Error::Other(format!("tensor {n}: {e}")))?;
             views.push((n.clone(), v));
         }
@@ -74,11 +97,43 @@ impl TensorFile {
             .into_iter()
             .collect();
         let mut tensors = BTreeMap::new();
+        let mut ints = BTreeMap::new();
         for (name, view) in st.iter() {
+            let int: Option<Vec<i64>> = match view.dtype() {
+                Dtype::I64 => Some(
+                    view.data()
+                        .chunks_exact(8)
+                        .map(|c| {
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
+                        .collect(),
+                ),
+                Dtype::I32 => Some(
+                    view.data()
+                        .chunks_exact(4)
+                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                        .collect(),
+                ),
+                Dtype::U32 => Some(
+                    view.data()
+                        .chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            if let Some(data) = int {
+                let shape = view.shape().to_vec();
+                ints.insert(name.to_string(), IntTensor { shape, data });
+                continue;
+            }
             if view.dtype() != Dtype::F32 {
                 return Err(Error::file(
                     path,
-                    format!("tensor '{name}' has dtype {:?}, expected F32", view.dtype()),
+                    format!(
+                        "tensor '{name}' has dtype {:?}, expected F32 (or I64/I32/U32 indices)",
+                        view.dtype()
+                    ),
                 ));
             }
             let data: Vec<f32> = view
@@ -103,7 +158,11 @@ impl TensorFile {
                 },
             );
         }
-        Ok(TensorFile { tensors, meta })
+        Ok(TensorFile {
+            tensors,
+            ints,
+            meta,
+        })
     }
 
     /// Read and check the file at `path`.
@@ -128,6 +187,11 @@ mod tests {
         f.save(&p).unwrap();
         let g = TensorFile::load(&p).unwrap();
         assert_eq!(f, g);
+        // Integer tensors alongside, round trip exact.
+        let mut fi = f.clone();
+        fi.insert_int("a.idx", vec![3], vec![0, 7, i64::from(u32::MAX) + 1]);
+        let gi = TensorFile::from_bytes(&fi.to_bytes().unwrap(), &p).unwrap();
+        assert_eq!(fi, gi);
         // Byte-for-byte reproducible.
         assert_eq!(f.to_bytes().unwrap(), g.to_bytes().unwrap());
 

@@ -37,6 +37,32 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Time the sparse engine against the dense path on a pruned preset,
+    /// per layer and end to end.
+    #[command(after_help = "Example:\n  parana bench sparse --json > sparse.json")]
+    Sparse {
+        /// Preset network (an MLP).
+        #[arg(long, default_value = "article-mlp")]
+        model: String,
+        /// Sparsities in percent, comma separated.
+        #[arg(long, default_value = "0,50,80,90,95,98", value_delimiter = ',')]
+        sparsity: Vec<f64>,
+        /// Batch sizes, comma separated.
+        #[arg(long, default_value = "1,32,256,10000", value_delimiter = ',')]
+        batch: Vec<usize>,
+        /// Repetitions at batch 256 (more for small batches, fewer for large).
+        #[arg(long, default_value_t = 15)]
+        reps: usize,
+        /// Print a JSON array of records (model, layer, sparsity, batch,
+        /// dense_ms, sparse_ms, speedup, ...).
+        #[arg(long)]
+        json: bool,
+        /// Also write each pruned network, compiled, as
+        /// DIR/<model>-s<sparsity>.sparse.safetensors (for
+        /// bench/sparse_torch.py).
+        #[arg(long)]
+        save_dir: Option<std::path::PathBuf>,
+    },
     /// Write a model's outputs, loss and gradients on synthetic inputs, for
     /// bench/compare_torch.py to check against PyTorch.
     Reference {
@@ -90,6 +116,24 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             println!("pgd20_10k_s              {:.2} s", r.pgd20_10k_s);
             Ok(())
         }
+        BenchCommand::Sparse {
+            model,
+            sparsity,
+            batch,
+            reps,
+            json,
+            save_dir,
+        } => {
+            if let Some(dir) = &save_dir {
+                for s in &sparsity {
+                    let mut m = bench::model(&model, crate::nn::Head::Sce)?;
+                    crate::sparse::prune_magnitude(&mut m.net, s / 100.0);
+                    let (f, _) = crate::sparse::file::compile(&m)?;
+                    f.save(&dir.join(format!("{model}-s{s}.sparse.safetensors")))?;
+                }
+            }
+            sparse(&model, &sparsity, &batch, reps, json)
+        }
         BenchCommand::Reference {
             model,
             batch,
@@ -100,4 +144,50 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             bench::reference_dump(&mut m, batch.max(1), seed).save(&out)
         }
     }
+}
+
+fn sparse(model: &str, sparsity: &[f64], batch: &[usize], reps: usize, json: bool) -> Result<()> {
+    if let Some(s) = sparsity.iter().find(|s| !(0.0..=100.0).contains(*s)) {
+        return Err(crate::Error::input(format!(
+            "--sparsity {s} is outside 0..100 (percent)"
+        )));
+    }
+    if batch.contains(&0) {
+        return Err(crate::Error::input("--batch sizes must be at least 1"));
+    }
+    let fractions: Vec<f64> = sparsity.iter().map(|s| s / 100.0).collect();
+    if !json {
+        println!(
+            "{:<12} {:>9} {:>6} {:>11} {:>11} {:>11} {:>8} {:>7} {:>9}",
+            "layer",
+            "sparsity",
+            "batch",
+            "dense ms",
+            "sparse ms",
+            "auto ms",
+            "speedup",
+            "ideal",
+            "max diff"
+        );
+    }
+    let recs = crate::sparse::bench::run(model, &fractions, batch, reps.max(1), |r| {
+        if !json {
+            println!(
+                "{:<12} {:>8.0}% {:>6} {:>11.3} {:>11.3} {:>11} {:>7.2}x {:>6.1}x {:>9.1e}",
+                r.layer,
+                100.0 * r.sparsity,
+                r.batch,
+                r.dense_ms,
+                r.sparse_ms,
+                r.auto_ms.map_or(String::new(), |a| format!("{a:.3}")),
+                r.speedup,
+                r.ideal_speedup,
+                r.max_abs_diff
+            );
+        }
+    })?;
+    if json {
+        return print_json(&recs);
+    }
+    Ok(())
 }

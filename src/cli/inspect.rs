@@ -18,6 +18,9 @@ pub struct InspectArgs {
 }
 
 pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
+    if super::compile::inspect_sparse(&a.model, a.json)? {
+        return Ok(());
+    }
     let model = file::load(&a.model)?;
     let tensors: Vec<serde_json::Value> = model
         .named_params()

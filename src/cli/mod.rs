@@ -3,6 +3,7 @@
 //! should have.
 
 mod bench;
+mod compile;
 mod data;
 mod eval;
 mod inspect;
@@ -43,6 +44,10 @@ enum Command {
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Compile a pruned model into the sparse format.
+    Compile(compile::CompileArgs),
+    /// Turn a CNN's convolutions into sparse matrices (sparse format).
+    Decouple(compile::DecoupleArgs),
 }
 
 /// Options every command can read.
@@ -96,6 +101,8 @@ pub fn main() -> i32 {
         Command::Data(c) => data::run(c, g),
         Command::Bench(c) => bench::run(c, g),
         Command::Noise(c) => noise::run(c, g),
+        Command::Compile(a) => compile::run(a, g),
+        Command::Decouple(a) => compile::decouple(a, g),
     };
     match result {
         Ok(()) => 0,

@@ -56,6 +56,15 @@ pub fn load(path: &Path) -> Result<Model> {
 
 /// Build a model from a loaded file; `path` is used in error messages.
 pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
+    if crate::sparse::file::is_sparse(f) {
+        return crate::sparse::file::from_tensor_file(f, path);
+    }
+    if let Some(name) = f.ints.keys().next() {
+        return Err(Error::file(
+            path,
+            format!("unexpected integer tensor '{name}' in a dense model file"),
+        ));
+    }
     let (arch, inferred) = match f.meta.get("arch") {
         Some(json) => {
             let arch: Arch = serde_json::from_str(json)

@@ -60,6 +60,11 @@ impl Sequential {
         &mut self.layers
     }
 
+    /// Take the layers back (e.g. to rebuild the network with some replaced).
+    pub fn into_layers(self) -> Vec<Box<dyn Layer>> {
+        self.layers
+    }
+
     /// Every parameter tensor, in layer order.
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         self.layers.iter().flat_map(|l| l.params().iter())

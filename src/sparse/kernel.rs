@@ -1,0 +1,606 @@
+//! The sparse x dense products, on feature-major panels of samples.
+//!
+//! A panel holds `L` samples (64 for large batches, 16 for small ones)
+//! feature-major: `xt[i * L + l]` is input `i` of the panel's sample `l`.
+//! Each stored weight `(i, w)` of output `o` then adds `w * xt[i*L..][..L]`
+//! to `L` accumulators at once, a few wide vector FMAs per weight, with two
+//! accumulator sets so consecutive FMAs do not wait on each other. Bias and
+//! ReLU are applied when the accumulators are stored.
+//!
+//! The kernel body is one generic function compiled three times: for
+//! AVX-512 and for AVX2+FMA (with `#[target_feature]`, chosen at run time
+//! by [`level`]) and portably (any architecture, e.g. aarch64), so the
+//! shipped binary needs no `-C target-cpu=native`.
+
+use super::csr::Csr;
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+/// Which instruction set the kernels use, detected once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// AVX-512F (+VL, FMA).
+    Avx512,
+    /// AVX2 + FMA.
+    Avx2,
+    /// Whatever the compile target guarantees.
+    Portable,
+}
+
+/// The best level this CPU supports (`PARANA_SIMD=portable|avx2` caps it,
+/// for testing the other paths).
+pub fn level() -> Level {
+    static L: OnceLock<Level> = OnceLock::new();
+    *L.get_or_init(|| {
+        let cap = std::env::var("PARANA_SIMD").unwrap_or_default();
+        if cap == "portable" {
+            return Level::Portable;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if cap != "avx2"
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("fma")
+            {
+                return Level::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Level::Avx2;
+            }
+        }
+        Level::Portable
+    })
+}
+
+/// Inputs per column tile: a tile of a 64-sample panel is 32 KiB, so it
+/// stays in L1 while every output neuron's weights on it are applied.
+pub const TILE: usize = 128;
+
+/// Where each row's weights cross column tile boundaries: `bounds[o * (nt
+/// + 1) + t]` is the first stored weight of row `o` at column `>= t * TILE`
+/// (`nt` tiles; the last entry of a row is its end).
+pub struct Tiles {
+    nt: usize,
+    bounds: Vec<usize>,
+}
+
+impl Tiles {
+    /// The tile boundaries of `w`.
+    pub fn new(w: &Csr) -> Tiles {
+        // Tiles pay off when each row has a few weights per tile; for
+        // banded matrices (decoupled convolutions: a few taps per row over
+        // thousands of columns) most row-tiles would be empty, and their
+        // bounds alone outweigh the work, so those run untiled.
+        let nt = w.cols().div_ceil(TILE).max(1);
+        let per_row = w.nnz() / w.rows().max(1);
+        let nt = if per_row >= 2 * nt { nt } else { 1 };
+        let mut bounds = Vec::with_capacity(w.rows() * (nt + 1));
+        let (ptr, idx) = (w.ptr(), w.idx());
+        for o in 0..w.rows() {
+            let (s, e) = (ptr[o], ptr[o + 1]);
+            let mut j = s;
+            for t in 0..nt {
+                bounds.push(j);
+                let end = if t + 1 == nt {
+                    usize::MAX
+                } else {
+                    (t + 1) * TILE
+                };
+                while j < e && (idx[j] as usize) < end {
+                    j += 1;
+                }
+            }
+            bounds.push(e);
+        }
+        Tiles { nt, bounds }
+    }
+}
+
+/// What one call of the row kernel works on.
+struct Rows<'a> {
+    idx: &'a [u32],
+    val: &'a [f32],
+    tiles: &'a Tiles,
+    bias: &'a [f32],
+    relu: bool,
+    /// Output neurons to compute.
+    rows: Range<usize>,
+    /// One input panel, `cols * L`.
+    xt: &'a [f32],
+    /// Their outputs, `rows.len() * L`.
+    yt: &'a mut [f32],
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(w: f32, x: f32, a: f32) -> f32 {
+    if FMA { w.mul_add(x, a) } else { a + w * x }
+}
+
+/// Tile by tile, every row's weights on that tile; the partial sums wait
+/// in `yt` between tiles.
+///
+/// # Safety
+/// `tiles` was built from the validated CSR whose `idx`, `val` these are,
+/// `xt.len() >= cols * L`, `yt.len() >= rows.len() * L`, and the rows are
+/// within the matrix and the bias.
+#[inline(always)]
+unsafe fn rows_generic<const L: usize, const FMA: bool>(a: Rows<'_>) {
+    let xt = a.xt.as_ptr();
+    let (nt, tb) = (a.tiles.nt, &a.tiles.bounds);
+    // SAFETY (whole body): guaranteed by the caller, see above.
+    unsafe {
+        for t in 0..nt {
+            let (first, last) = (t == 0, t + 1 == nt);
+            for (k, o) in a.rows.clone().enumerate() {
+                let s = *tb.get_unchecked(o * (nt + 1) + t);
+                let e = *tb.get_unchecked(o * (nt + 1) + t + 1);
+                if s == e && !first && !last {
+                    continue;
+                }
+                let out = &mut *(a.yt.as_mut_ptr().add(k * L) as *mut [f32; L]);
+                let mut a0 = if first { [0.0f32; L] } else { *out };
+                let mut a1 = [0.0f32; L];
+                let mut j = s;
+                while j + 1 < e {
+                    let i0 = *a.idx.get_unchecked(j) as usize;
+                    let i1 = *a.idx.get_unchecked(j + 1) as usize;
+                    let (w0, w1) = (*a.val.get_unchecked(j), *a.val.get_unchecked(j + 1));
+                    let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
+                    let x1 = &*(xt.add(i1 * L) as *const [f32; L]);
+                    for l in 0..L {
+                        a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
+                        a1[l] = madd::<FMA>(w1, x1[l], a1[l]);
+                    }
+                    j += 2;
+                }
+                if j < e {
+                    let i0 = *a.idx.get_unchecked(j) as usize;
+                    let w0 = *a.val.get_unchecked(j);
+                    let x0 = &*(xt.add(i0 * L) as *const [f32; L]);
+                    for l in 0..L {
+                        a0[l] = madd::<FMA>(w0, x0[l], a0[l]);
+                    }
+                }
+                if !last {
+                    for l in 0..L {
+                        out[l] = a0[l] + a1[l];
+                    }
+                    continue;
+                }
+                let b = *a.bias.get_unchecked(o);
+                if a.relu {
+                    for l in 0..L {
+                        out[l] = (a0[l] + a1[l] + b).max(0.0);
+                    }
+                } else {
+                    for l in 0..L {
+                        out[l] = a0[l] + a1[l] + b;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512 with explicit intrinsics: LLVM's auto-vectoriser picks 128-bit
+/// vectors for 16-lane panels, so the lanes are spelled out as `L / 16`
+/// zmm registers, two accumulator sets for independent FMA chains.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn rows_avx512<const L: usize>(a: Rows<'_>) {
+    use std::arch::x86_64::*;
+    let v = L / 16;
+    let xt = a.xt.as_ptr();
+    let (nt, tb) = (a.tiles.nt, &a.tiles.bounds);
+    // SAFETY (whole body): guaranteed by the caller of `rows_dispatch`.
+    unsafe {
+        let zero = _mm512_setzero_ps();
+        for t in 0..nt {
+            let (first, last) = (t == 0, t + 1 == nt);
+            for (k, o) in a.rows.clone().enumerate() {
+                let s = *tb.get_unchecked(o * (nt + 1) + t);
+                let e = *tb.get_unchecked(o * (nt + 1) + t + 1);
+                if s == e && !first && !last {
+                    continue;
+                }
+                let out = a.yt.as_mut_ptr().add(k * L);
+                let mut a0 = [zero; 4];
+                let mut a1 = [zero; 4];
+                if !first {
+                    for q in 0..v {
+                        a0[q] = _mm512_loadu_ps(out.add(16 * q));
+                    }
+                }
+                let mut j = s;
+                while j + 1 < e {
+                    let x0 = xt.add(*a.idx.get_unchecked(j) as usize * L);
+                    let x1 = xt.add(*a.idx.get_unchecked(j + 1) as usize * L);
+                    let w0 = _mm512_set1_ps(*a.val.get_unchecked(j));
+                    let w1 = _mm512_set1_ps(*a.val.get_unchecked(j + 1));
+                    for q in 0..v {
+                        a0[q] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0.add(16 * q)), a0[q]);
+                        a1[q] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x1.add(16 * q)), a1[q]);
+                    }
+                    j += 2;
+                }
+                if j < e {
+                    let x0 = xt.add(*a.idx.get_unchecked(j) as usize * L);
+                    let w0 = _mm512_set1_ps(*a.val.get_unchecked(j));
+                    for q in 0..v {
+                        a0[q] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0.add(16 * q)), a0[q]);
+                    }
+                }
+                let b = _mm512_set1_ps(if last { *a.bias.get_unchecked(o) } else { 0.0 });
+                for q in 0..v {
+                    let mut r = _mm512_add_ps(_mm512_add_ps(a0[q], a1[q]), b);
+                    if last && a.relu {
+                        r = _mm512_max_ps(r, zero);
+                    }
+                    _mm512_storeu_ps(out.add(16 * q), r);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rows_avx2<const L: usize>(a: Rows<'_>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { rows_generic::<L, true>(a) }
+}
+
+fn rows_dispatch<const L: usize>(a: Rows<'_>) {
+    assert!(a.rows.end * (a.tiles.nt + 1) <= a.tiles.bounds.len());
+    assert!(a.rows.end <= a.bias.len());
+    assert!(a.yt.len() >= a.rows.len() * L);
+    // SAFETY: the CSR parts come from a validated `Csr` and its `Tiles`;
+    // callers check its column count against `xt` (`xt.len() >= cols *
+    // L`); the asserts above cover rows and outputs. The feature checks of
+    // `level()` make the target_feature functions safe to call.
+    unsafe {
+        match level() {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => rows_avx512::<L>(a),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => rows_avx2::<L>(a),
+            _ => rows_generic::<L, false>(a),
+        }
+    }
+}
+
+/// Multiply-adds below which a product runs on one thread.
+const PAR_MIN_WORK: usize = 1 << 17;
+/// Batches below this use the per-sample path (no panels).
+const PANEL_MIN_BATCH: usize = 4;
+
+/// Panel width for a batch.
+fn lanes(batch: usize) -> usize {
+    if batch >= 48 { 64 } else { 16 }
+}
+
+/// Whether activations of `batch` samples passed between two sparse layers
+/// are kept in panel layout (see [`Layout`]).
+pub fn uses_panels(batch: usize) -> bool {
+    batch >= PANEL_MIN_BATCH
+}
+
+/// How a layer's input and output buffers are laid out. Row-major is
+/// `[batch, features]`. Panel layout, used between consecutive sparse
+/// layers (when [`uses_panels`]) to skip two transposes, is the kernel's own:
+/// panel `p` holds samples `p*L ..` (`n_p = min(L, batch - p*L)` of them)
+/// at offset `p * L * features`, as `[features][n_p]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The input is in panel layout.
+    pub in_panels: bool,
+    /// The output is in panel layout.
+    pub out_panels: bool,
+}
+
+/// Scratch buffers of a sparse product, kept by the layer and reused.
+#[derive(Default)]
+pub struct Scratch {
+    xt: Vec<f32>,
+    yt: Vec<f32>,
+}
+
+/// `y[batch, rows] = act(x[batch, cols] · Wᵀ + bias)` for a sparse `W`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    w: &Csr,
+    tiles: &Tiles,
+    bias: &[f32],
+    relu: bool,
+    x: &[f32],
+    y: &mut [f32],
+    batch: usize,
+    s: &mut Scratch,
+    layout: Layout,
+) {
+    let (rows, cols) = (w.rows(), w.cols());
+    assert_eq!(bias.len(), rows);
+    let (x, y) = (&x[..batch * cols], &mut y[..batch * rows]);
+    if batch == 0 {
+        return;
+    }
+    let par = rayon::current_num_threads() > 1 && w.nnz() * batch >= PAR_MIN_WORK;
+    if !uses_panels(batch) {
+        return per_sample(w, bias, relu, x, y, batch, par);
+    }
+    match lanes(batch) {
+        64 => paneled::<64>(w, tiles, bias, relu, x, y, batch, s, par, layout),
+        _ => paneled::<16>(w, tiles, bias, relu, x, y, batch, s, par, layout),
+    }
+}
+
+/// Small batches: one gathered dot product per output and sample.
+fn per_sample(
+    w: &Csr,
+    bias: &[f32],
+    relu: bool,
+    x: &[f32],
+    y: &mut [f32],
+    batch: usize,
+    par: bool,
+) {
+    let (rows, cols) = (w.rows(), w.cols());
+    let (ptr, idx, val) = (w.ptr(), w.idx(), w.val());
+    let chunk = 64;
+    for b in 0..batch {
+        let xs = &x[b * cols..(b + 1) * cols];
+        let ys = &mut y[b * rows..(b + 1) * rows];
+        let run = |(ci, out): (usize, &mut [f32])| {
+            for (o, out) in (ci * chunk..).zip(out.iter_mut()) {
+                let (s, e) = (ptr[o], ptr[o + 1]);
+                let mut acc = [0.0f32; 4];
+                let (ii, vv) = (&idx[s..e], &val[s..e]);
+                let mut ic = ii.chunks_exact(4);
+                let mut vc = vv.chunks_exact(4);
+                for (i4, v4) in (&mut ic).zip(&mut vc) {
+                    for t in 0..4 {
+                        acc[t] += v4[t] * xs[i4[t] as usize];
+                    }
+                }
+                let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                for (&i, &v) in ic.remainder().iter().zip(vc.remainder()) {
+                    sum += v * xs[i as usize];
+                }
+                let v = sum + bias[o];
+                *out = if relu { v.max(0.0) } else { v };
+            }
+        };
+        if par {
+            ys.par_chunks_mut(chunk).enumerate().for_each(run);
+        } else {
+            ys.chunks_mut(chunk).enumerate().for_each(run);
+        }
+    }
+}
+
+/// Features per block of the transposes: the written lines stay in L1.
+const TB: usize = 16;
+
+/// Fill padded panel `p` (`[len][L]`) from `src` in either layout.
+fn pack<const L: usize>(
+    src: &[f32],
+    len: usize,
+    batch: usize,
+    panels: bool,
+    p: usize,
+    pan: &mut [f32],
+) {
+    let n = L.min(batch - p * L);
+    if panels {
+        let blk = &src[p * L * len..][..len * n];
+        if n == L {
+            pan.copy_from_slice(blk);
+        } else {
+            pan.fill(0.0);
+            for (i, r) in blk.chunks_exact(n).enumerate() {
+                pan[i * L..i * L + n].copy_from_slice(r);
+            }
+        }
+        return;
+    }
+    if n < L {
+        pan.fill(0.0);
+    }
+    for i0 in (0..len).step_by(TB) {
+        let i1 = (i0 + TB).min(len);
+        for l in 0..n {
+            let xs = &src[(p * L + l) * len + i0..(p * L + l) * len + i1];
+            for (i, &v) in (i0..i1).zip(xs) {
+                pan[i * L + l] = v;
+            }
+        }
+    }
+}
+
+/// Write padded panel `pan` (`[len][L]`) into `dst` (the samples of panel
+/// `p` only, `dst` being that panel's part) in either layout.
+fn unpack<const L: usize>(pan: &[f32], len: usize, n: usize, panels: bool, dst: &mut [f32]) {
+    if panels {
+        if n == L {
+            dst.copy_from_slice(&pan[..len * L]);
+        } else {
+            for (i, r) in dst.chunks_exact_mut(n).enumerate() {
+                r.copy_from_slice(&pan[i * L..i * L + n]);
+            }
+        }
+        return;
+    }
+    for o0 in (0..len).step_by(TB) {
+        let o1 = (o0 + TB).min(len);
+        for l in 0..n {
+            let yrow = &mut dst[l * len + o0..l * len + o1];
+            for (o, v) in (o0..o1).zip(yrow) {
+                *v = pan[o * L + l];
+            }
+        }
+    }
+}
+
+/// Panels of `L` samples: pack in, sparse product per panel, unpack out.
+/// Panels are split across threads when there are several; a single
+/// panel's output neurons are split otherwise. Full panels already in
+/// panel layout are read and written in place.
+#[allow(clippy::too_many_arguments)]
+fn paneled<const L: usize>(
+    w: &Csr,
+    tiles: &Tiles,
+    bias: &[f32],
+    relu: bool,
+    x: &[f32],
+    y: &mut [f32],
+    batch: usize,
+    s: &mut Scratch,
+    par: bool,
+    layout: Layout,
+) {
+    let (rows, cols) = (w.rows(), w.cols());
+    let panels = batch.div_ceil(L);
+    let exact = batch.is_multiple_of(L);
+    let direct_in = layout.in_panels && exact;
+    let direct_out = layout.out_panels && exact;
+    if !direct_in {
+        s.xt.resize(panels * cols * L, 0.0);
+    }
+    if !direct_out {
+        s.yt.resize(panels * rows * L, 0.0);
+    }
+    let threads = rayon::current_num_threads();
+    if !direct_in {
+        let xt = &mut s.xt[..panels * cols * L];
+        let fill =
+            |(p, pan): (usize, &mut [f32])| pack::<L>(x, cols, batch, layout.in_panels, p, pan);
+        if par {
+            xt.par_chunks_mut(cols * L).enumerate().for_each(fill);
+        } else {
+            xt.chunks_mut(cols * L).enumerate().for_each(fill);
+        }
+    }
+    let xt: &[f32] = if direct_in {
+        x
+    } else {
+        &s.xt[..panels * cols * L]
+    };
+    let yt: &mut [f32] = if direct_out {
+        &mut *y
+    } else {
+        &mut s.yt[..panels * rows * L]
+    };
+    let (idx, val) = (w.idx(), w.val());
+    assert_eq!(tiles.bounds.len(), rows * (tiles.nt + 1));
+    let run = |xp: &[f32], yp: &mut [f32], r: Range<usize>| {
+        rows_dispatch::<L>(Rows {
+            tiles,
+            idx,
+            val,
+            bias,
+            relu,
+            rows: r,
+            xt: xp,
+            yt: yp,
+        })
+    };
+    if !par {
+        for (xp, yp) in xt.chunks(cols * L).zip(yt.chunks_mut(rows * L)) {
+            run(xp, yp, 0..rows);
+        }
+    } else {
+        // Split each panel's outputs so there are a few tasks per thread.
+        let splits = (2 * threads).div_ceil(panels).max(1);
+        let per = rows.div_ceil(splits).max(1);
+        yt.par_chunks_mut(rows * L)
+            .zip(xt.par_chunks(cols * L))
+            .for_each(|(yp, xp)| {
+                yp.par_chunks_mut(per * L).enumerate().for_each(|(c, yc)| {
+                    let start = c * per;
+                    run(xp, yc, start..(start + per).min(rows));
+                })
+            });
+    }
+    if direct_out {
+        return;
+    }
+    let yt: &[f32] = &s.yt[..panels * rows * L];
+    let back = |(p, ys): (usize, &mut [f32])| {
+        let n = ys.len() / rows;
+        unpack::<L>(
+            &yt[p * rows * L..][..rows * L],
+            rows,
+            n,
+            layout.out_panels,
+            ys,
+        )
+    };
+    if par {
+        y.par_chunks_mut(L * rows).enumerate().for_each(back);
+    } else {
+        y.chunks_mut(L * rows).enumerate().for_each(back);
+    }
+}
+
+/// `batch` samples of `len` features in panel layout, as row-major.
+pub fn panels_to_rows(src: &[f32], len: usize, batch: usize) -> Vec<f32> {
+    let l = lanes(batch);
+    let mut out = vec![0.0; batch * len];
+    for s in 0..batch {
+        let (p, k) = (s / l, s % l);
+        let n = l.min(batch - p * l);
+        for f in 0..len {
+            out[s * len + f] = src[p * l * len + f * n + k];
+        }
+    }
+    out
+}
+
+/// Row-major `rows` into panel layout in `dst`.
+pub fn rows_to_panels(rows: &[f32], len: usize, batch: usize, dst: &mut [f32]) {
+    let l = lanes(batch);
+    for s in 0..batch {
+        let (p, k) = (s / l, s % l);
+        let n = l.min(batch - p * l);
+        for f in 0..len {
+            dst[p * l * len + f * n + k] = rows[s * len + f];
+        }
+    }
+}
+
+/// `dx[batch, cols] = (dy ⊙ relu'(y)) · W` for a sparse `W` (`relu'` only
+/// when the layer applies ReLU).
+pub fn backward_input(w: &Csr, relu: bool, y: &[f32], dy: &[f32], dx: &mut [f32], batch: usize) {
+    let (rows, cols) = (w.rows(), w.cols());
+    let (y, dy, dx) = (
+        &y[..batch * rows],
+        &dy[..batch * rows],
+        &mut dx[..batch * cols],
+    );
+    let one = |((dxs, dys), ys): ((&mut [f32], &[f32]), &[f32])| {
+        dxs.fill(0.0);
+        for o in 0..rows {
+            let g = dys[o];
+            if g == 0.0 || (relu && ys[o] <= 0.0) {
+                continue;
+            }
+            for (c, v) in w.row(o) {
+                dxs[c] += g * v;
+            }
+        }
+    };
+    if rayon::current_num_threads() > 1 && w.nnz() * batch >= PAR_MIN_WORK {
+        dx.par_chunks_mut(cols)
+            .zip(dy.par_chunks(rows))
+            .zip(y.par_chunks(rows))
+            .for_each(one);
+    } else {
+        dx.chunks_mut(cols)
+            .zip(dy.chunks(rows))
+            .zip(y.chunks(rows))
+            .for_each(one);
+    }
+}

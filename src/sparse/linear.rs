@@ -1,0 +1,128 @@
+//! [`SparseLinear`]: a fully connected layer whose weights are stored
+//! sparse ([`Csr`]), optionally with the following ReLU fused in.
+//!
+//! It is an inference layer: `backward` computes the input gradient (so
+//! adversarial attacks run on sparse models) but no weight gradients, and it
+//! exposes no trainable parameters.
+
+use super::csr::Csr;
+use super::kernel::{self, Layout, Scratch, Tiles};
+use crate::nn::{Layer, Mode};
+
+/// `y = x · Wᵀ + b` (then ReLU when `relu`) with a sparse `W [out, in]`.
+pub struct SparseLinear {
+    w: Csr,
+    tiles: Tiles,
+    bias: Vec<f32>,
+    relu: bool,
+    layout: Layout,
+    scratch: Scratch,
+}
+
+impl SparseLinear {
+    /// A layer from a validated matrix and one bias per output.
+    pub fn new(w: Csr, bias: Vec<f32>, relu: bool) -> SparseLinear {
+        assert_eq!(w.rows(), bias.len(), "one bias per output");
+        SparseLinear {
+            tiles: Tiles::new(&w),
+            w,
+            bias,
+            relu,
+            layout: Layout::default(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The non-zero weights of a dense `[out, in]` matrix.
+    pub fn from_dense(weight: &[f32], out: usize, inp: usize, bias: &[f32], relu: bool) -> Self {
+        SparseLinear::new(Csr::from_dense(weight, out, inp), bias.to_vec(), relu)
+    }
+
+    /// The weights.
+    pub fn weights(&self) -> &Csr {
+        &self.w
+    }
+    /// The biases.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+    /// Keep the input and/or output in the kernel's panel layout: only
+    /// between two sparse layers of one network ([`super::sparsify`] sets
+    /// it).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+    }
+
+    /// Whether ReLU is applied to the outputs.
+    pub fn relu(&self) -> bool {
+        self.relu
+    }
+}
+
+impl Layer for SparseLinear {
+    fn kind(&self) -> &'static str {
+        "sparse_linear"
+    }
+    fn in_len(&self) -> usize {
+        self.w.cols()
+    }
+    fn out_len(&self) -> usize {
+        self.w.rows()
+    }
+    fn forward(&mut self, x: &[f32], y: &mut [f32], batch: usize, _mode: Mode) {
+        kernel::forward(
+            &self.w,
+            &self.tiles,
+            &self.bias,
+            self.relu,
+            x,
+            y,
+            batch,
+            &mut self.scratch,
+            self.layout,
+        );
+    }
+    fn backward(
+        &mut self,
+        _x: &[f32],
+        y: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        batch: usize,
+        _param_grads: bool,
+    ) {
+        let Some(dx) = dx else { return };
+        let (o, i) = (self.w.rows(), self.w.cols());
+        if !kernel::uses_panels(batch) || self.layout == Layout::default() {
+            return kernel::backward_input(&self.w, self.relu, y, dy, dx, batch);
+        }
+        // Panel layout at either end: through row-major copies.
+        let rows = |v: &[f32], len, p| {
+            if p {
+                kernel::panels_to_rows(&v[..batch * len], len, batch)
+            } else {
+                v[..batch * len].to_vec()
+            }
+        };
+        let (y, dy) = (
+            rows(y, o, self.layout.out_panels),
+            rows(dy, o, self.layout.out_panels),
+        );
+        if self.layout.in_panels {
+            let mut d = vec![0.0; batch * i];
+            kernel::backward_input(&self.w, self.relu, &y, &dy, &mut d, batch);
+            kernel::rows_to_panels(&d, i, batch, dx);
+        } else {
+            kernel::backward_input(&self.w, self.relu, &y, &dy, dx, batch);
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "sparse_linear {} -> {} ({:.1}% dense{})",
+            self.w.cols(),
+            self.w.rows(),
+            100.0 * self.w.density(),
+            if self.relu { ", relu" } else { "" }
+        )
+    }
+}
