@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod inspect;
 mod noise;
+mod prune;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     /// Train universal targeted adversarial noise against a model.
     #[command(subcommand)]
     Noise(noise::NoiseCommand),
+    /// Prune a model (abs, act, wanda or combined) and write it with its masks.
+    Prune(prune::PruneArgs),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -96,6 +99,7 @@ pub fn main() -> i32 {
         Command::Data(c) => data::run(c, g),
         Command::Bench(c) => bench::run(c, g),
         Command::Noise(c) => noise::run(c, g),
+        Command::Prune(a) => prune::run(a, g),
     };
     match result {
         Ok(()) => 0,
