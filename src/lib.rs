@@ -18,6 +18,7 @@ pub mod model;
 pub mod nn;
 pub mod prune;
 pub mod rng;
+pub mod sweep;
 pub mod tensorfile;
 pub mod train;
 

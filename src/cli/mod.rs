@@ -8,6 +8,7 @@ mod eval;
 mod inspect;
 mod noise;
 mod prune;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
     Noise(noise::NoiseCommand),
     /// Prune a model (abs, act, wanda or combined) and write it with its masks.
     Prune(prune::PruneArgs),
+    /// Pruning sweeps: accuracy and robustness at every ratio (and `sweep merge`).
+    Sweep(sweep::SweepArgs),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -100,6 +103,7 @@ pub fn main() -> i32 {
         Command::Bench(c) => bench::run(c, g),
         Command::Noise(c) => noise::run(c, g),
         Command::Prune(a) => prune::run(a, g),
+        Command::Sweep(a) => sweep::run(a, g),
     };
     match result {
         Ok(()) => 0,

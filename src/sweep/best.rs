@@ -1,0 +1,1 @@
+//! The best-performance table of a sweep.
