@@ -3,6 +3,7 @@
 //! should have.
 
 mod bench;
+mod best;
 mod data;
 mod eval;
 mod inspect;
@@ -46,6 +47,8 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Pruning sweeps: accuracy and robustness at every ratio (and `sweep merge`).
     Sweep(sweep::SweepArgs),
+    /// The best-performance table of a sweep (Markdown and CSV).
+    Best(best::BestArgs),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -104,6 +107,7 @@ pub fn main() -> i32 {
         Command::Noise(c) => noise::run(c, g),
         Command::Prune(a) => prune::run(a, g),
         Command::Sweep(a) => sweep::run(a, g),
+        Command::Best(a) => best::run(a, g),
     };
     match result {
         Ok(()) => 0,
