@@ -8,6 +8,7 @@ mod data;
 mod eval;
 mod inspect;
 mod noise;
+mod plot;
 mod prune;
 mod sweep;
 mod train;
@@ -49,6 +50,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// The best-performance table of a sweep (Markdown and CSV).
     Best(best::BestArgs),
+    /// Plot a sweep (SVG and PNG).
+    Plot(plot::PlotArgs),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -108,6 +111,7 @@ pub fn main() -> i32 {
         Command::Prune(a) => prune::run(a, g),
         Command::Sweep(a) => sweep::run(a, g),
         Command::Best(a) => best::run(a, g),
+        Command::Plot(a) => plot::run(a, g),
     };
     match result {
         Ok(()) => 0,
