@@ -350,3 +350,123 @@ impl<'a> Sweeper<'a> {
         prune::apply(&mut self.model, &self.original, &prune::Masks(vec![]));
     }
 }
+
+/// What `parana bench sweep` measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepBench {
+    /// Worker threads.
+    pub threads: usize,
+    /// Test images per copy.
+    pub images: usize,
+    /// Noises (each a copy of the test images).
+    pub noises: usize,
+    /// Seconds for the act/wanda input statistics over the score images.
+    pub stats_s: f64,
+    /// Score images used for them.
+    pub score_images: usize,
+    /// Seconds to convert the clean and noisy images once.
+    pub inputs_s: f64,
+    /// Seconds to build each method's pruning orders.
+    pub orders_s: Vec<(String, f64)>,
+    /// Mean seconds per ratio (prune + evaluate all copies), per method.
+    pub per_ratio_s: Vec<(String, f64)>,
+    /// Ratios timed per method.
+    pub ratios_timed: Vec<String>,
+    /// Ratios of the extrapolated full sweep per method.
+    pub full_ratios: usize,
+    /// Extrapolated seconds of the full sweep (stats + inputs + orders +
+    /// full_ratios ratios per method).
+    pub full_sweep_s: f64,
+}
+
+/// Time a sweep of `methods` on `model` over `split` with `noises`: the
+/// ratios `timed` are run for real, the full sweep of `full_ratios` ratios
+/// per method is extrapolated from them.
+pub fn bench(
+    model: Model,
+    split: &Split,
+    score_split: &Split,
+    noises: &[&Noise],
+    methods: &[Method],
+    timed: &[Ratio],
+    full_ratios: usize,
+) -> Result<SweepBench> {
+    use std::time::Instant;
+    let mut model = model;
+    let score_images = 2000.min(score_split.len());
+    let t = Instant::now();
+    let stats = if methods.iter().any(|m| m.needs_inputs()) {
+        let idx = prune::scores::score_images(score_split, score_images, 1);
+        Some(prune::scores::input_stats(&mut model, score_split, &idx))
+    } else {
+        None
+    };
+    let stats_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut eval = Evaluator::new(split, noises, None);
+    let inputs_s = t.elapsed().as_secs_f64();
+    let settings = Settings {
+        model_sha256: String::new(),
+        arch: model.arch.describe(),
+        dataset: "bench".into(),
+        test_images: eval.images(),
+        methods: methods.iter().map(|m| m.name().to_string()).collect(),
+        ratios: timed.iter().map(|r| r.to_string()).collect(),
+        groups: vec![Group {
+            name: "all".into(),
+            layers: None,
+        }],
+        scope: Scope::PerMatrix.name().into(),
+        offset: "0.07".into(),
+        score_data: "train".into(),
+        score_images,
+        seed: 1,
+        noises: Vec::new(),
+        layer_weights: Vec::new(),
+    };
+    let mut sw = Sweeper::new(&settings, model, stats)?;
+    let (mut orders_s, mut per_ratio_s) = (Vec::new(), Vec::new());
+    let mut full = stats_s + inputs_s;
+    for (mi, m) in methods.iter().enumerate() {
+        // The first ratio pays for building the orders: time that apart.
+        let t = Instant::now();
+        sw.run(
+            &Item {
+                group: 0,
+                method: mi,
+                ratio: 0,
+            },
+            &mut eval,
+        )?;
+        let first = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for ri in 0..timed.len() {
+            sw.run(
+                &Item {
+                    group: 0,
+                    method: mi,
+                    ratio: ri,
+                },
+                &mut eval,
+            )?;
+        }
+        let per = t.elapsed().as_secs_f64() / timed.len().max(1) as f64;
+        let orders = (first - per).max(0.0);
+        orders_s.push((m.name().to_string(), orders));
+        per_ratio_s.push((m.name().to_string(), per));
+        full += orders + per * full_ratios as f64;
+    }
+    Ok(SweepBench {
+        threads: rayon::current_num_threads(),
+        images: eval.images(),
+        noises: noises.len(),
+        stats_s,
+        score_images,
+        inputs_s,
+        orders_s,
+        per_ratio_s,
+        ratios_timed: settings.ratios.clone(),
+        full_ratios,
+        full_sweep_s: full,
+    })
+}
