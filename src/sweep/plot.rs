@@ -71,12 +71,15 @@ fn color(k: usize) -> RGBAColor {
     }
 }
 
+/// One line of a panel: legend label, colour, points.
+type Line = (String, RGBAColor, Vec<(f64, f64)>);
+
 type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    lines: Vec<(String, RGBAColor, Vec<(f64, f64)>)>,
+    lines: Vec<Line>,
     y_desc: &str,
 ) -> DrawResult<DB::ErrorType> {
     let mut chart = ChartBuilder::on(area)
