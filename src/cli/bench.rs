@@ -204,6 +204,13 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 r.full_sweep_s,
                 r.full_sweep_s / 60.0
             );
+            println!(
+                "CPU time {:.0} s over {} threads: {:.0} s ({:.1} min) on an idle machine",
+                r.full_sweep_cpu_s,
+                r.threads,
+                r.full_sweep_idle_estimate_s,
+                r.full_sweep_idle_estimate_s / 60.0
+            );
             Ok(())
         }
         BenchCommand::Reference {

@@ -377,6 +377,26 @@ pub struct SweepBench {
     /// Extrapolated seconds of the full sweep (stats + inputs + orders +
     /// full_ratios ratios per method).
     pub full_sweep_s: f64,
+    /// CPU seconds (all threads) the timed part used, per ratio, per method.
+    pub per_ratio_cpu_s: Vec<(String, f64)>,
+    /// Extrapolated CPU seconds of the full sweep.
+    pub full_sweep_cpu_s: f64,
+    /// `full_sweep_cpu_s / threads`: the wall time on an otherwise idle
+    /// machine if the threads scale (a busy machine inflates `full_sweep_s`).
+    pub full_sweep_idle_estimate_s: f64,
+}
+
+/// CPU seconds this process has used (user + system, all threads).
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {
+            return f64::NAN;
+        }
+        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+        t(u.ru_utime) + t(u.ru_stime)
+    }
 }
 
 /// Time a sweep of `methods` on `model` over `split` with `noises`: the
@@ -394,6 +414,7 @@ pub fn bench(
     use std::time::Instant;
     let mut model = model;
     let score_images = 2000.min(score_split.len());
+    let c0 = cpu_seconds();
     let t = Instant::now();
     let stats = if methods.iter().any(|m| m.needs_inputs()) {
         let idx = prune::scores::score_images(score_split, score_images, 1);
@@ -425,32 +446,28 @@ pub fn bench(
         layer_weights: Vec::new(),
     };
     let mut sw = Sweeper::new(&settings, model, stats)?;
-    let (mut orders_s, mut per_ratio_s) = (Vec::new(), Vec::new());
+    let (mut orders_s, mut per_ratio_s, mut per_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut full = stats_s + inputs_s;
+    let mut full_cpu = cpu_seconds() - c0;
     for (mi, m) in methods.iter().enumerate() {
         // The first ratio pays for building the orders: time that apart.
-        let t = Instant::now();
-        sw.run(
-            &Item {
-                group: 0,
-                method: mi,
-                ratio: 0,
-            },
-            &mut eval,
-        )?;
-        let first = t.elapsed().as_secs_f64();
-        let t = Instant::now();
+        let item = |ratio| Item {
+            group: 0,
+            method: mi,
+            ratio,
+        };
+        let (t, c) = (Instant::now(), cpu_seconds());
+        sw.run(&item(0), &mut eval)?;
+        let (first, first_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+        let (t, c) = (Instant::now(), cpu_seconds());
         for ri in 0..timed.len() {
-            sw.run(
-                &Item {
-                    group: 0,
-                    method: mi,
-                    ratio: ri,
-                },
-                &mut eval,
-            )?;
+            sw.run(&item(ri), &mut eval)?;
         }
-        let per = t.elapsed().as_secs_f64() / timed.len().max(1) as f64;
+        let k = timed.len().max(1) as f64;
+        let per = t.elapsed().as_secs_f64() / k;
+        let cpu = (cpu_seconds() - c) / k;
+        per_cpu.push((m.name().to_string(), cpu));
+        full_cpu += (first_cpu - cpu).max(0.0) + cpu * full_ratios as f64;
         let orders = (first - per).max(0.0);
         orders_s.push((m.name().to_string(), orders));
         per_ratio_s.push((m.name().to_string(), per));
@@ -468,5 +485,8 @@ pub fn bench(
         ratios_timed: settings.ratios.clone(),
         full_ratios,
         full_sweep_s: full,
+        per_ratio_cpu_s: per_cpu,
+        full_sweep_cpu_s: full_cpu,
+        full_sweep_idle_estimate_s: full_cpu / rayon::current_num_threads().max(1) as f64,
     })
 }
