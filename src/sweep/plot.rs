@@ -16,7 +16,7 @@ use plotters::prelude::*;
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 /// Size of one panel in pixels.
-const PANEL: (u32, u32) = (480, 360);
+const PANEL: (u32, u32) = (520, 480);
 
 fn register_font() -> Result<()> {
     static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -108,7 +108,7 @@ fn panel<DB: DrawingBackend>(
         .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
-        .label_font((FAMILY, 11))
+        .label_font((FAMILY, 10))
         .draw()?;
     Ok(())
 }
