@@ -265,7 +265,8 @@ def torch_sweep_bench(ratios=(0.3, 0.6, 0.9), full_ratios=100, methods=3, copies
 
 def sweep_compare(binary, threads):
     cmd = [binary, "--threads", str(threads), "bench", "sweep", "--json"]
-    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    # From the repository root, where parana finds ../shared/datasets/mnist.
+    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
     theirs = torch_sweep_bench()
     print(f"\nsweep (3 methods x 100 ratios x clean + 8 noises x 10k images), {threads} threads each")
     print(f"  {'':<22} {'parana':>10} {'torch':>10} {'ratio':>7}")
