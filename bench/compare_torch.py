@@ -236,6 +236,45 @@ def attack_compare(binary, threads, reps, pgd_images):
     return {"parana": ours, "torch": theirs, "ratio": ratios}
 
 
+def torch_sweep_bench(ratios=(0.3, 0.6, 0.9), full_ratios=100, methods=3, copies=9, n=10000):
+    """The inner loop of `parana sweep` in PyTorch with dense layers: per
+    ratio, zero the lowest-scoring share of each weight matrix (orders
+    sorted once, as parana does) and classify clean + 8 noisy copies of
+    10,000 images in batches of 2000. Timed on a few ratios, extrapolated
+    to methods x full_ratios ratios."""
+    torch.manual_seed(0)
+    net = Net(**MLP).eval()
+    x = torch.rand(copies * n, 784)
+    weights = [l.weight for l in net.layers]
+    original = [w.detach().clone() for w in weights]
+    orders = [torch.argsort(w.abs().flatten()) for w in original]
+    t0, c0 = time.perf_counter(), time.process_time()
+    with torch.no_grad():
+        for r in ratios:
+            for w, o, orig in zip(weights, orders, original):
+                flat = orig.flatten().clone()
+                flat[o[: int(flat.numel() * r)]] = 0
+                w.copy_(flat.view_as(orig))
+            for i in range(0, x.shape[0], 2000):
+                net(x[i:i + 2000]).argmax(1)
+    per = (time.perf_counter() - t0) / len(ratios)
+    per_cpu = (time.process_time() - c0) / len(ratios)
+    return {"per_ratio_s": per, "full_sweep_s": per * full_ratios * methods,
+            "full_sweep_cpu_s": per_cpu * full_ratios * methods}
+
+
+def sweep_compare(binary, threads):
+    cmd = [binary, "--threads", str(threads), "bench", "sweep", "--json"]
+    # From the repository root, where parana finds ../shared/datasets/mnist.
+    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
+    theirs = torch_sweep_bench()
+    print(f"\nsweep (3 methods x 100 ratios x clean + 8 noises x 10k images), {threads} threads each")
+    print(f"  {'':<22} {'parana':>10} {'torch':>10} {'ratio':>7}")
+    for key in ["full_sweep_s", "full_sweep_cpu_s"]:
+        print(f"  {key:<22} {ours[key]:>10.0f} {theirs[key]:>10.0f} {ours[key] / theirs[key]:>7.2f}")
+    return {"parana": ours, "torch": theirs}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parana", help="path to the parana binary (default: build target/release/parana)")
@@ -247,9 +286,16 @@ def main():
     ap.add_argument("--attack", action="store_true", help="also compare the attack workloads")
     ap.add_argument("--attack-only", action="store_true", help="only compare the attack workloads")
     ap.add_argument("--pgd-images", type=int, default=10000)
+    ap.add_argument("--sweep-only", action="store_true",
+                    help="only compare the pruning sweep's inner loop (parana bench sweep)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     binary = parana_bin(a.parana)
+    if a.sweep_only:
+        r = sweep_compare(binary, a.threads)
+        if a.json:
+            print(json.dumps(r))
+        sys.exit(0)
     if a.attack_only:
         r = attack_compare(binary, a.threads, a.reps, a.pgd_images)
         if a.json:

@@ -19,6 +19,7 @@ pub mod nn;
 pub mod prune;
 pub mod rng;
 pub mod sparse;
+pub mod sweep;
 pub mod tensorfile;
 pub mod train;
 

@@ -36,6 +36,7 @@ fn small_model_file() -> &'static Path {
             resume: false,
             log: None,
             eval_every: 0,
+            keep_masks: None,
         };
         parana::train::train(&mut m, mnist(), &cfg, &io, |_| {}).unwrap();
         m.meta.insert("dataset".into(), "mnist".into());

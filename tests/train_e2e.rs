@@ -71,6 +71,7 @@ fn same_seed_same_weights_and_resume_is_exact() {
         resume: true,
         log: Some(dir.path().join("log.csv")),
         eval_every: 20,
+        keep_masks: None,
     };
     let short = TrainConfig {
         steps: 25,

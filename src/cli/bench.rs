@@ -63,6 +63,33 @@ pub enum BenchCommand {
         #[arg(long)]
         save_dir: Option<std::path::PathBuf>,
     },
+    /// Time a pruning sweep (abs, act, combined; clean + 8 noises over 10k
+    /// test images) on a few ratios and extrapolate the full article sweep.
+    #[command(
+        after_help = "Example:\n  parana bench sweep --model runs/lq.safetensors --noise runs/noise-lq --json"
+    )]
+    Sweep {
+        /// Model file (default: a freshly initialised article-mlp).
+        #[arg(long)]
+        model: Option<std::path::PathBuf>,
+        /// Noise files or folders (default: 8 random noises of limit 0.25).
+        #[arg(long, num_args = 1..)]
+        noise: Vec<std::path::PathBuf>,
+        /// Methods.
+        #[arg(long, default_value = "abs,act,combined")]
+        methods: String,
+        /// Ratios timed per method.
+        #[arg(long, default_value = "0.3,0.6,0.9")]
+        ratios: String,
+        /// Ratios per method of the extrapolated full sweep (0:0.99:0.01).
+        #[arg(long, default_value_t = 100)]
+        full_ratios: usize,
+        #[command(flatten)]
+        data: super::DataOpts,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a model's outputs, loss and gradients on synthetic inputs, for
     /// bench/compare_torch.py to check against PyTorch.
     Reference {
@@ -133,6 +160,102 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 }
             }
             sparse(&model, &sparsity, &batch, reps, json)
+        }
+        BenchCommand::Sweep {
+            model,
+            noise,
+            methods,
+            ratios,
+            full_ratios,
+            data,
+            json,
+        } => {
+            use crate::attack::noise_file::Noise;
+            let methods = methods
+                .split(',')
+                .map(|m| crate::prune::Method::parse(m.trim()))
+                .collect::<Result<Vec<_>>>()?;
+            let ratios: Vec<crate::prune::Ratio> = ratios
+                .split(',')
+                .map(crate::prune::Ratio::parse)
+                .collect::<Result<_>>()?;
+            let m = match &model {
+                Some(p) => crate::model::file::load(p)?,
+                None => bench::model("article-mlp", crate::nn::Head::Lq)?,
+            };
+            let ds = data.load(None)?;
+            super::noise::check_model_fits(
+                &m,
+                model
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("article-mlp")),
+                &ds,
+            )?;
+            let noises: Vec<Noise> = if noise.is_empty() {
+                (0..8u8)
+                    .map(|k| {
+                        let mut r =
+                            crate::rng::Rng::stream(7, crate::rng::purpose::NOISE, k as u64);
+                        Noise {
+                            data: (0..m.arch.in_len())
+                                .map(|_| (r.uniform_f32() - 0.5) * 0.5)
+                                .collect(),
+                            input: m.arch.input,
+                            target: k,
+                            limit: 0.25,
+                            meta: Default::default(),
+                        }
+                    })
+                    .collect()
+            } else {
+                let mut v = Vec::new();
+                for p in Noise::expand_paths(&noise)? {
+                    let n = Noise::load(&p)?;
+                    n.check_fits(&p, &m, &ds.name, ds.classes)?;
+                    v.push(n);
+                }
+                v
+            };
+            let refs: Vec<&Noise> = noises.iter().collect();
+            let r = crate::sweep::bench(
+                m,
+                &ds.test,
+                &ds.train,
+                &refs,
+                &methods,
+                &ratios,
+                full_ratios,
+            )?;
+            if json {
+                return print_json(&r);
+            }
+            println!(
+                "threads: {}   images: {} x (clean + {} noises)",
+                r.threads, r.images, r.noises
+            );
+            println!(
+                "act statistics ({} images)   {:.3} s",
+                r.score_images, r.stats_s
+            );
+            println!("noisy inputs converted once  {:.3} s", r.inputs_s);
+            for ((m, o), (_, p)) in r.orders_s.iter().zip(&r.per_ratio_s) {
+                println!("{m:<10} orders {o:>7.3} s   per ratio {p:>7.3} s");
+            }
+            println!(
+                "full sweep ({} ratios x {} methods), extrapolated: {:.0} s ({:.1} min)",
+                r.full_ratios,
+                r.per_ratio_s.len(),
+                r.full_sweep_s,
+                r.full_sweep_s / 60.0
+            );
+            println!(
+                "CPU time {:.0} s over {} threads: {:.0} s ({:.1} min) on an idle machine",
+                r.full_sweep_cpu_s,
+                r.threads,
+                r.full_sweep_idle_estimate_s,
+                r.full_sweep_idle_estimate_s / 60.0
+            );
+            Ok(())
         }
         BenchCommand::Reference {
             model,

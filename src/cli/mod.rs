@@ -3,11 +3,15 @@
 //! should have.
 
 mod bench;
+mod best;
 mod compile;
 mod data;
 mod eval;
 mod inspect;
 mod noise;
+mod plot;
+mod prune;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +45,14 @@ enum Command {
     /// Train universal targeted adversarial noise against a model.
     #[command(subcommand)]
     Noise(noise::NoiseCommand),
+    /// Prune a model (abs, act, wanda or combined) and write it with its masks.
+    Prune(prune::PruneArgs),
+    /// Pruning sweeps: accuracy and robustness at every ratio (and `sweep merge`).
+    Sweep(sweep::SweepArgs),
+    /// The best-performance table of a sweep (Markdown and CSV).
+    Best(best::BestArgs),
+    /// Plot a sweep (SVG and PNG).
+    Plot(plot::PlotArgs),
     /// Measure speed (see also bench/compare_torch.py).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -103,6 +115,10 @@ pub fn main() -> i32 {
         Command::Noise(c) => noise::run(c, g),
         Command::Compile(a) => compile::run(a, g),
         Command::Decouple(a) => compile::decouple(a, g),
+        Command::Prune(a) => prune::run(a, g),
+        Command::Sweep(a) => sweep::run(a, g),
+        Command::Best(a) => best::run(a, g),
+        Command::Plot(a) => plot::run(a, g),
     };
     match result {
         Ok(()) => 0,

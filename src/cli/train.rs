@@ -62,6 +62,14 @@ pub struct TrainArgs {
     /// Continue from the checkpoint of an interrupted run with the same settings.
     #[arg(long)]
     resume: bool,
+    /// Start from this model file (e.g. a pruned model) instead of a fresh
+    /// initialisation; the architecture and head are the file's.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// With --init of a pruned model: keep its pruned weights at exactly 0
+    /// while fine-tuning (the masks are written to OUT too).
+    #[arg(long, requires = "init")]
+    keep_mask: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
@@ -101,14 +109,44 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     if data.classes != arch.classes {
         arch.classes = data.classes;
     }
-    let mut model = Model::new(arch, a.head);
-    init::init(&mut model, a.seed);
+    let mut keep_masks = None;
+    let mut mask_tensors = Vec::new();
+    let mut model = match &a.init {
+        Some(path) => {
+            let f = crate::tensorfile::TensorFile::load(path)?;
+            let mut m = file::from_tensor_file(&f, path)?;
+            if m.arch.classes != data.classes || m.arch.in_len() != data.train.image_len() {
+                return Err(Error::file(
+                    path,
+                    format!("{} does not fit {}", m.arch.describe(), data.name),
+                ));
+            }
+            if a.keep_mask {
+                let masks = crate::prune::file::masks_of(&f, &m, path)?;
+                crate::prune::file::zero_masked(&mut m, &masks);
+                keep_masks = Some(masks);
+                mask_tensors = f
+                    .tensors
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(file::MASK_PREFIX))
+                    .map(|(k, t)| (k.clone(), t.clone()))
+                    .collect();
+            }
+            m
+        }
+        None => {
+            let mut m = Model::new(arch, a.head);
+            init::init(&mut m, a.seed);
+            m
+        }
+    };
     let io = TrainIo {
         checkpoint: Some(side_file(&a.out, "ckpt.safetensors")),
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
         log: Some(side_file(&a.out, "log.csv")),
         eval_every: a.eval_every,
+        keep_masks,
     };
     if !g.quiet {
         eprintln!(
@@ -149,7 +187,9 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     );
     m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
-    file::save(&model, &a.out)?;
+    let mut f = file::to_tensor_file(&model);
+    f.tensors.extend(mask_tensors);
+    f.save(&a.out)?;
     if a.json {
         print_json(&serde_json::json!({
             "model": a.out,

@@ -22,6 +22,9 @@ use std::path::Path;
 pub const FORMAT: &str = "parana-model";
 /// Current model file format version.
 pub const FORMAT_VERSION: &str = "1";
+/// Prefix of the 0/1 keep-mask tensors a pruned model file carries beside
+/// its weights (`masks.layers.0.weight`); loading a model ignores them.
+pub const MASK_PREFIX: &str = "masks.";
 
 /// The model as a [`TensorFile`] (tensors and metadata).
 pub fn to_tensor_file(model: &Model) -> TensorFile {
@@ -100,7 +103,8 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
             })?;
             v.push((n.clone(), t));
         }
-        if let Some(extra) = tensors.keys().next() {
+        // `masks.<param>` tensors of a pruned model (see `prune::file`).
+        if let Some(extra) = tensors.keys().find(|k| !k.starts_with(MASK_PREFIX)) {
             return Err(Error::file(
                 path,
                 format!("unexpected tensor '{extra}' for {}", model.arch.describe()),

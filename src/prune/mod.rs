@@ -5,6 +5,7 @@
 //! sweep over a hundred ratios sorts each matrix once. Biases are never
 //! pruned; `k = floor(numel * r)` with `r` an exact [`Ratio`].
 
+pub mod file;
 pub mod ratio;
 pub mod scores;
 pub mod select;

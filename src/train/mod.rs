@@ -90,6 +90,11 @@ pub struct TrainIo {
     pub log: Option<PathBuf>,
     /// Steps between evaluations (0: only at the end).
     pub eval_every: u64,
+    /// Keep masks per parameter (in `Sequential::params` order; `None` =
+    /// train all of it): the gradients of masked weights are zeroed before
+    /// every Adam step, so weights pruned to 0 stay exactly 0 (zero
+    /// gradient, zero moments, and L2 of a zero weight is zero).
+    pub keep_masks: Option<Vec<Option<Vec<bool>>>>,
 }
 
 /// What the progress callback is told after every step.
@@ -206,6 +211,9 @@ pub fn train(
         let (out, grad) = model.net.output_and_grad_mut();
         let loss = model.head.loss(out, &labels, classes, Some(grad));
         model.net.backward(&x, None, true);
+        if let Some(masks) = &io.keep_masks {
+            mask_grads(model, masks);
+        }
         adam.step(model.net.params_mut());
         if !loss.is_finite() {
             return Err(Error::Other(format!(
@@ -268,6 +276,19 @@ pub fn train(
         eval_split: eval_name.into(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Zero the gradient of every weight a mask prunes.
+fn mask_grads(model: &mut Model, masks: &[Option<Vec<bool>>]) {
+    for (p, m) in model.net.params_mut().zip(masks) {
+        if let Some(m) = m {
+            for (g, &keep) in p.grad.iter_mut().zip(m) {
+                if !keep {
+                    *g = 0.0;
+                }
+            }
+        }
+    }
 }
 
 const LOG_HEADER: &str = "step,loss,train_accuracy,eval_accuracy,seconds";

@@ -1,0 +1,227 @@
+//! `parana prune`: prune a model once and write it with its masks.
+
+use super::{DataOpts, Global, print_json};
+use crate::error::{Error, Result};
+use crate::model::{Model, file};
+use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Prune a model by absolute value, activated value, Wanda or combined.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  parana prune --model lq.safetensors --method act --ratio 0.81 --out lq-act81.safetensors
+  parana prune --model lq.safetensors --method combined --ratio 0.9 --offset 0.07 --out c.safetensors
+  parana prune --model lq.safetensors --method abs --ratio 0.5 --layers 0,2 --scope per-row --out p.safetensors
+  parana train --init lq-act81.safetensors --keep-mask --steps 1000 --out lq-act81-ft.safetensors")]
+pub struct PruneArgs {
+    /// Model file to prune.
+    #[arg(long)]
+    model: PathBuf,
+    /// abs (|W|), act (|mean W*x|, the article's), wanda (|W|*||x||) or combined (abs at r + act at r - offset).
+    #[arg(long)]
+    method: String,
+    /// Share of weights to prune, in [0, 1): k = floor(numel * ratio), parsed exactly.
+    #[arg(long, allow_hyphen_values = true)]
+    ratio: String,
+    #[command(flatten)]
+    opts: PruneOpts,
+    #[command(flatten)]
+    data: DataOpts,
+    /// Output model file (weights, masks.* tensors, pruning metadata).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Pruning options shared by `prune` and `sweep`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct PruneOpts {
+    /// per-matrix (each matrix loses the ratio), global (one threshold) or per-row (each neuron loses the ratio of its inputs).
+    #[arg(long, default_value = "per-matrix")]
+    pub scope: String,
+    /// Prunable layers to prune, e.g. 0,2 (default: all; the others stay whole).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// For combined: act prunes at ratio - offset.
+    #[arg(long, default_value = "0.07")]
+    pub offset: String,
+    /// Images the act/wanda scores are computed on: train or test.
+    #[arg(long, default_value = "train")]
+    pub score_data: String,
+    /// Number of score images (chosen with --seed).
+    #[arg(long, default_value_t = 2000)]
+    pub score_images: usize,
+    /// Seed choosing the score images.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Parsed, checked [`PruneOpts`].
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub scope: Scope,
+    pub layers: Option<Vec<usize>>,
+    pub offset: Ratio,
+}
+
+impl PruneOpts {
+    pub fn parse(&self) -> Result<Settings> {
+        let scope = Scope::parse(&self.scope)?;
+        let layers = match &self.layers {
+            Some(l) => Some(parse_layers(l)?),
+            None => None,
+        };
+        let offset = Ratio::parse(&self.offset)
+            .map_err(|_| Error::input(format!("bad --offset '{}'", self.offset)))?;
+        match self.score_data.as_str() {
+            "train" | "test" => {}
+            s => {
+                return Err(Error::input(format!(
+                    "unknown --score-data '{s}' (expected train or test)"
+                )));
+            }
+        };
+        if self.score_images == 0 {
+            return Err(Error::input("--score-images must be at least 1"));
+        }
+        Ok(Settings {
+            scope,
+            layers,
+            offset,
+        })
+    }
+
+    /// Input statistics of the unpruned `model` over the score images.
+    pub fn stats(&self, model: &mut Model, data: &crate::data::Dataset) -> Vec<InputStats> {
+        let split = if self.score_data == "test" {
+            &data.test
+        } else {
+            &data.train
+        };
+        let idx = scores::score_images(split, self.score_images, self.seed);
+        scores::input_stats(model, split, &idx)
+    }
+
+    /// Metadata describing these settings.
+    pub fn meta(&self, s: &Settings) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        m.insert("pruning_scope".into(), s.scope.name().into());
+        m.insert("pruning_offset".into(), s.offset.to_string());
+        m.insert(
+            "pruning_layers".into(),
+            match &s.layers {
+                Some(l) => l
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                None => "all".into(),
+            },
+        );
+        m.insert("pruning_score_data".into(), self.score_data.clone());
+        m.insert("pruning_score_images".into(), self.score_images.to_string());
+        m.insert("pruning_seed".into(), self.seed.to_string());
+        m
+    }
+}
+
+/// `0,2` -> `[0, 2]`.
+pub(crate) fn parse_layers(s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|t| {
+            t.trim().parse::<usize>().map_err(|_| {
+                Error::input(format!(
+                    "bad --layers '{s}' (expected layer indices like 0,2)"
+                ))
+            })
+        })
+        .collect()
+}
+
+pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
+    let method = Method::parse(&a.method)?;
+    let ratio = Ratio::parse(&a.ratio)?;
+    let s = a.opts.parse()?;
+    let mut model = file::load(&a.model)?;
+    let n_layers = scores::prunable_layers(&model).len();
+    if let Some(bad) = s.layers.iter().flatten().find(|&&k| k >= n_layers) {
+        return Err(Error::input(format!(
+            "layer {bad} does not exist: the model has {n_layers} prunable layers (0-{})",
+            n_layers.saturating_sub(1)
+        )));
+    }
+    let t0 = std::time::Instant::now();
+    let stats = if method.needs_inputs() {
+        let data = a.data.load(None)?;
+        if data.train.image_len() != model.arch.in_len() {
+            return Err(Error::input(format!(
+                "{} images do not fit {}",
+                data.name,
+                model.arch.describe()
+            )));
+        }
+        Some(a.opts.stats(&mut model, &data))
+    } else {
+        None
+    };
+    let pruner = Pruner::new(
+        &model,
+        method,
+        s.scope,
+        s.layers.as_deref(),
+        stats.as_deref(),
+        s.offset,
+    )?;
+    let masks = pruner.masks(ratio);
+    let original = prune::original_weights(&model);
+    prune::apply(&mut model, &original, &masks);
+    let mut meta = a.opts.meta(&s);
+    meta.insert("pruning_method".into(), method.name().into());
+    meta.insert("pruning_ratio".into(), ratio.to_string());
+    meta.insert(
+        "pruned_from_sha256".into(),
+        crate::attack::noise_file::sha256_file(&a.model)?,
+    );
+    if !method.needs_inputs() {
+        meta.insert("pruning_score_data".into(), "none".into());
+    }
+    prune::file::save(&model, &masks, &meta, &a.out)?;
+    let sizes: Vec<usize> = original.iter().map(Vec::len).collect();
+    let kept: Vec<usize> = masks
+        .kept()
+        .iter()
+        .zip(&sizes)
+        .map(|(k, n)| k.unwrap_or(*n))
+        .collect();
+    let seconds = t0.elapsed().as_secs_f64();
+    if a.json {
+        print_json(&serde_json::json!({
+            "model": a.out,
+            "method": method.name(),
+            "ratio": ratio.to_string(),
+            "scope": s.scope.name(),
+            "layers": meta["pruning_layers"],
+            "weights": sizes,
+            "kept": kept,
+            "seconds": seconds,
+        }))?;
+    } else if !g.quiet || a.json {
+        let per: Vec<String> = kept
+            .iter()
+            .zip(&sizes)
+            .map(|(k, n)| format!("{k}/{n}"))
+            .collect();
+        println!(
+            "{}: {} pruning at {} ({}), kept {}",
+            a.out.display(),
+            method.name(),
+            ratio,
+            s.scope.name(),
+            per.join(" ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Pruned model files: a model file whose weights are pruned, plus one keep
+//! mask per pruned weight tensor and the pruning settings as metadata.
+//!
+//! Convention (kept simple while the tensor file format holds only F32): the
+//! mask of parameter `layers.0.weight` is the F32 tensor
+//! `masks.layers.0.weight` of the same shape, `1.0` = kept, `0.0` = pruned.
+//! Layers left whole have no mask tensor. Metadata keys: `pruning_method`,
+//! `pruning_ratio`, `pruning_scope`, `pruning_offset`, `pruning_layers`,
+//! `pruning_score_data`, `pruning_score_images`, `pruning_seed`,
+//! `pruned_from_sha256`. Loading such a file as a model ignores the masks.
+
+use super::{Masks, scores};
+use crate::error::{Error, Result};
+use crate::model::{Model, file};
+use crate::tensorfile::TensorFile;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Write `model` (already pruned with `masks`) with its masks and `meta`
+/// (added to the model's metadata) atomically to `path`.
+pub fn save(
+    model: &Model,
+    masks: &Masks,
+    meta: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<()> {
+    let mut f = file::to_tensor_file(model);
+    let names = model.param_names();
+    let positions = scores::prunable_layers(model);
+    // Parameter index of each prunable layer's weight.
+    let mut param_of_layer = Vec::new();
+    let mut pi = 0;
+    for (li, l) in model.net.layers().iter().enumerate() {
+        if positions.contains(&li) {
+            param_of_layer.push(pi);
+        }
+        pi += l.params().len();
+    }
+    for (k, m) in masks.0.iter().enumerate() {
+        let (Some(m), Some(&p)) = (m, param_of_layer.get(k)) else {
+            continue;
+        };
+        let shape = model.net.params().nth(p).map(|p| p.shape.clone());
+        let data = m.iter().map(|&keep| if keep { 1.0 } else { 0.0 }).collect();
+        f.insert(
+            format!("{}{}", file::MASK_PREFIX, names[p]),
+            shape.unwrap_or_default(),
+            data,
+        );
+    }
+    for (k, v) in meta {
+        f.meta.insert(k.clone(), v.clone());
+    }
+    f.save(path)
+}
+
+/// The keep masks of a pruned model file, one entry per parameter of
+/// `model` (in [`Model::named_params`] order; `None` = not pruned), after
+/// checking each is a 0/1 tensor of the parameter's shape.
+pub fn masks_of(f: &TensorFile, model: &Model, path: &Path) -> Result<Vec<Option<Vec<bool>>>> {
+    let mut out = Vec::new();
+    let mut any = false;
+    for (name, p) in model.named_params() {
+        let Some(t) = f.tensors.get(&format!("{}{name}", file::MASK_PREFIX)) else {
+            out.push(None);
+            continue;
+        };
+        if t.shape != p.shape {
+            return Err(Error::file(
+                path,
+                format!(
+                    "mask of '{name}' has shape {:?}, expected {:?}",
+                    t.shape, p.shape
+                ),
+            ));
+        }
+        if t.data.iter().any(|&v| v != 0.0 && v != 1.0) {
+            return Err(Error::file(
+                path,
+                format!("mask of '{name}' holds values other than 0 and 1"),
+            ));
+        }
+        any = true;
+        out.push(Some(t.data.iter().map(|&v| v == 1.0).collect()));
+    }
+    if !any {
+        return Err(Error::file(
+            path,
+            "no masks.* tensors: not a pruned model (make one with parana prune)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Zero the weights of `model` that `masks` (per parameter) prune.
+pub fn zero_masked(model: &mut Model, masks: &[Option<Vec<bool>>]) {
+    for (p, m) in model.net.params_mut().zip(masks) {
+        if let Some(m) = m {
+            for (v, &keep) in p.value.iter_mut().zip(m) {
+                if !keep {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}

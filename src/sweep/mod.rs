@@ -1,0 +1,492 @@
+//! Pruning sweeps: for every layer group, method and ratio, prune the
+//! *original* model and measure clean accuracy, accuracy under each noise,
+//! the share of non-target images classified as each noise's target, and
+//! the weights left per layer.
+//!
+//! The inner loop is lean: pruning orders are computed once per (group,
+//! method) by [`Pruner`], each ratio only copies the original weights and
+//! zeroes the pruned ones, and the clean and noisy test images are
+//! converted (noise added, clipped) once into one stacked buffer that every
+//! pruned network is evaluated on in large batches by [`predict`] — the one
+//! function a faster (sparse) engine replaces.
+
+pub mod best;
+pub mod plot;
+pub mod results;
+
+use crate::attack::noise_file::Noise;
+use crate::data::Split;
+use crate::error::Result;
+use crate::model::Model;
+use crate::nn::head::argmax_rows;
+use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope};
+use serde::{Deserialize, Serialize};
+
+/// Images per forward pass in a sweep.
+pub const SWEEP_BATCH: usize = 2000;
+
+/// Which layers a sweep prunes: all, a fixed set, or (per-layer) one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// `all`, `layers 0,2` or `layer 1`.
+    pub name: String,
+    /// Prunable layer indices (None: all).
+    pub layers: Option<Vec<usize>>,
+}
+
+/// One noise of a sweep, as recorded in `sweep.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoiseInfo {
+    /// Short name used in columns, e.g. `class3-limit0.25`.
+    pub name: String,
+    /// File name.
+    pub file: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Target class.
+    pub target: u8,
+    /// Limit.
+    pub limit: f32,
+}
+
+/// Everything that determines a sweep's rows (`RUN/sweep.json`): a sweep
+/// resumes or merges only with identical settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// SHA-256 of the model file.
+    pub model_sha256: String,
+    /// Model architecture description.
+    pub arch: String,
+    /// Dataset evaluated on (its test split).
+    pub dataset: String,
+    /// Test images evaluated (the first N).
+    pub test_images: usize,
+    /// Methods, in order.
+    pub methods: Vec<String>,
+    /// Ratios, in order (exact decimal strings).
+    pub ratios: Vec<String>,
+    /// Layer groups.
+    pub groups: Vec<Group>,
+    /// per-matrix, global or per-row.
+    pub scope: String,
+    /// Offset of combined.
+    pub offset: String,
+    /// train or test.
+    pub score_data: String,
+    /// Number of score images.
+    pub score_images: usize,
+    /// Seed choosing them.
+    pub seed: u64,
+    /// Noises, in column order.
+    pub noises: Vec<NoiseInfo>,
+    /// Weights per prunable layer of the unpruned model.
+    pub layer_weights: Vec<usize>,
+}
+
+/// One (group, method, ratio) of a sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Item {
+    /// Index into `Settings::groups`.
+    pub group: usize,
+    /// Index into `Settings::methods`.
+    pub method: usize,
+    /// Index into `Settings::ratios`.
+    pub ratio: usize,
+}
+
+/// One recorded result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Layer group name.
+    pub group: String,
+    /// Method name.
+    pub method: String,
+    /// Ratio as given.
+    pub ratio: String,
+    /// Clean test accuracy.
+    pub clean: f64,
+    /// Accuracy under each noise (settings order).
+    pub noisy: Vec<f64>,
+    /// Share of non-target images classified as each noise's target.
+    pub fooled: Vec<f64>,
+    /// Mean of `noisy` (NaN-free: 0 noises gives 0).
+    pub mean_noisy: f64,
+    /// Weights left per prunable layer.
+    pub remaining: Vec<usize>,
+}
+
+impl Row {
+    /// (group, method, ratio).
+    pub fn key(&self) -> (String, String, String) {
+        (self.group.clone(), self.method.clone(), self.ratio.clone())
+    }
+}
+
+impl Settings {
+    /// Every item, in order: group, then method, then ratio.
+    pub fn items(&self) -> Vec<Item> {
+        let mut v = Vec::new();
+        for g in 0..self.groups.len() {
+            for m in 0..self.methods.len() {
+                for r in 0..self.ratios.len() {
+                    v.push(Item {
+                        group: g,
+                        method: m,
+                        ratio: r,
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    /// The key of an item.
+    pub fn key(&self, it: &Item) -> (String, String, String) {
+        (
+            self.groups[it.group].name.clone(),
+            self.methods[it.method].clone(),
+            self.ratios[it.ratio].clone(),
+        )
+    }
+}
+
+/// Predicted class of each of the `n` images `x` (values in [0, 1]) into
+/// `out`, in batches. The single evaluation entry point of sweeps (a sparse
+/// engine can replace it).
+pub fn predict(model: &mut Model, x: &[f32], n: usize, out: &mut Vec<u8>) {
+    let len = model.arch.in_len();
+    let classes = model.arch.classes;
+    out.clear();
+    let mut start = 0;
+    while start < n {
+        let b = SWEEP_BATCH.min(n - start);
+        let logits = model.logits(&x[start * len..(start + b) * len], b);
+        out.extend(argmax_rows(logits, classes).map(|c| c as u8));
+        start += b;
+    }
+}
+
+/// The clean and noisy test images, converted once, and what a row needs.
+pub struct Evaluator {
+    x: Vec<f32>,
+    n: usize,
+    labels: Vec<u8>,
+    targets: Vec<u8>,
+    pred: Vec<u8>,
+}
+
+/// Clean accuracy and per-noise accuracy and fooling rate.
+#[derive(Clone, Debug)]
+pub struct Measure {
+    /// Clean accuracy.
+    pub clean: f64,
+    /// Accuracy under each noise.
+    pub noisy: Vec<f64>,
+    /// Fooling rate of each noise.
+    pub fooled: Vec<f64>,
+}
+
+impl Evaluator {
+    /// Stack the first `limit` (all when None) images of `split`, clean and
+    /// with each noise added (clipped to [0, 1]).
+    pub fn new(split: &Split, noises: &[&Noise], limit: Option<usize>) -> Evaluator {
+        let n = limit.unwrap_or(split.len()).min(split.len());
+        let len = split.image_len();
+        let idx: Vec<usize> = (0..n).collect();
+        let mut x = vec![0.0f32; (1 + noises.len()) * n * len];
+        split.gather_f32(&idx, &mut x[..n * len]);
+        let (clean, rest) = x.split_at_mut(n * len);
+        for (k, nz) in noises.iter().enumerate() {
+            let dst = &mut rest[k * n * len..(k + 1) * n * len];
+            for (d, c) in dst.chunks_exact_mut(len).zip(clean.chunks_exact(len)) {
+                for ((d, &c), &v) in d.iter_mut().zip(c).zip(&nz.data) {
+                    *d = (c + v).clamp(0.0, 1.0);
+                }
+            }
+        }
+        Evaluator {
+            x,
+            n,
+            labels: split.labels[..n].to_vec(),
+            targets: noises.iter().map(|z| z.target).collect(),
+            pred: Vec::new(),
+        }
+    }
+
+    /// Images per copy (clean or one noise).
+    pub fn images(&self) -> usize {
+        self.n
+    }
+
+    /// Evaluate `model` on the clean and every noisy copy.
+    pub fn measure(&mut self, model: &mut Model) -> Measure {
+        crate::nn::flush_denormals();
+        let copies = 1 + self.targets.len();
+        predict(model, &self.x, copies * self.n, &mut self.pred);
+        let n = self.n;
+        let acc = |p: &[u8]| {
+            let ok = p.iter().zip(&self.labels).filter(|(p, y)| p == y).count();
+            ok as f64 / n.max(1) as f64
+        };
+        let clean = acc(&self.pred[..n]);
+        let mut noisy = Vec::new();
+        let mut fooled = Vec::new();
+        for (k, &t) in self.targets.iter().enumerate() {
+            let p = &self.pred[(k + 1) * n..(k + 2) * n];
+            noisy.push(acc(p));
+            let (mut other, mut hit) = (0usize, 0usize);
+            for (&p, &y) in p.iter().zip(&self.labels) {
+                if y != t {
+                    other += 1;
+                    hit += (p == t) as usize;
+                }
+            }
+            fooled.push(if other == 0 {
+                0.0
+            } else {
+                hit as f64 / other as f64
+            });
+        }
+        Measure {
+            clean,
+            noisy,
+            fooled,
+        }
+    }
+}
+
+/// Runs items of a sweep on one model.
+pub struct Sweeper<'a> {
+    settings: &'a Settings,
+    model: Model,
+    original: Vec<Vec<f32>>,
+    stats: Option<Vec<InputStats>>,
+    scope: Scope,
+    offset: Ratio,
+    ratios: Vec<Ratio>,
+    methods: Vec<Method>,
+    pruner: Option<((usize, usize), Pruner)>,
+}
+
+impl<'a> Sweeper<'a> {
+    /// `stats` are the unpruned model's input statistics (needed unless
+    /// every method is abs).
+    pub fn new(
+        settings: &'a Settings,
+        model: Model,
+        stats: Option<Vec<InputStats>>,
+    ) -> Result<Sweeper<'a>> {
+        let ratios = settings
+            .ratios
+            .iter()
+            .map(|r| Ratio::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let methods = settings
+            .methods
+            .iter()
+            .map(|m| Method::parse(m))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Sweeper {
+            settings,
+            original: prune::original_weights(&model),
+            model,
+            stats,
+            scope: Scope::parse(&settings.scope)?,
+            offset: Ratio::parse(&settings.offset)?,
+            ratios,
+            methods,
+            pruner: None,
+        })
+    }
+
+    /// Prune the original model for `it` and measure it.
+    pub fn run(&mut self, it: &Item, eval: &mut Evaluator) -> Result<Row> {
+        let key = (it.group, it.method);
+        if self.pruner.as_ref().is_none_or(|(k, _)| *k != key) {
+            // Scores are of the original weights, not the last pruned ones.
+            self.restore();
+            let p = Pruner::new(
+                &self.model,
+                self.methods[it.method],
+                self.scope,
+                self.settings.groups[it.group].layers.as_deref(),
+                self.stats.as_deref(),
+                self.offset,
+            )?;
+            self.pruner = Some((key, p));
+        }
+        let Some((_, pruner)) = &self.pruner else {
+            unreachable!("set above")
+        };
+        let masks = pruner.masks(self.ratios[it.ratio]);
+        let remaining: Vec<usize> = masks
+            .kept()
+            .iter()
+            .zip(&self.original)
+            .map(|(k, w)| k.unwrap_or(w.len()))
+            .collect();
+        prune::apply(&mut self.model, &self.original, &masks);
+        let m = eval.measure(&mut self.model);
+        let (g, me, r) = self.settings.key(it);
+        let mean_noisy = if m.noisy.is_empty() {
+            0.0
+        } else {
+            m.noisy.iter().sum::<f64>() / m.noisy.len() as f64
+        };
+        Ok(Row {
+            group: g,
+            method: me,
+            ratio: r,
+            clean: m.clean,
+            noisy: m.noisy,
+            fooled: m.fooled,
+            mean_noisy,
+            remaining,
+        })
+    }
+
+    /// Put the original weights back.
+    pub fn restore(&mut self) {
+        prune::apply(&mut self.model, &self.original, &prune::Masks(vec![]));
+    }
+}
+
+/// What `parana bench sweep` measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepBench {
+    /// Worker threads.
+    pub threads: usize,
+    /// Test images per copy.
+    pub images: usize,
+    /// Noises (each a copy of the test images).
+    pub noises: usize,
+    /// Seconds for the act/wanda input statistics over the score images.
+    pub stats_s: f64,
+    /// Score images used for them.
+    pub score_images: usize,
+    /// Seconds to convert the clean and noisy images once.
+    pub inputs_s: f64,
+    /// Seconds to build each method's pruning orders.
+    pub orders_s: Vec<(String, f64)>,
+    /// Mean seconds per ratio (prune + evaluate all copies), per method.
+    pub per_ratio_s: Vec<(String, f64)>,
+    /// Ratios timed per method.
+    pub ratios_timed: Vec<String>,
+    /// Ratios of the extrapolated full sweep per method.
+    pub full_ratios: usize,
+    /// Extrapolated seconds of the full sweep (stats + inputs + orders +
+    /// full_ratios ratios per method).
+    pub full_sweep_s: f64,
+    /// CPU seconds (all threads) the timed part used, per ratio, per method.
+    pub per_ratio_cpu_s: Vec<(String, f64)>,
+    /// Extrapolated CPU seconds of the full sweep.
+    pub full_sweep_cpu_s: f64,
+    /// `full_sweep_cpu_s / threads`: the wall time on an otherwise idle
+    /// machine if the threads scale (a busy machine inflates `full_sweep_s`).
+    pub full_sweep_idle_estimate_s: f64,
+}
+
+/// CPU seconds this process has used (user + system, all threads).
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {
+            return f64::NAN;
+        }
+        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+        t(u.ru_utime) + t(u.ru_stime)
+    }
+}
+
+/// Time a sweep of `methods` on `model` over `split` with `noises`: the
+/// ratios `timed` are run for real, the full sweep of `full_ratios` ratios
+/// per method is extrapolated from them.
+pub fn bench(
+    model: Model,
+    split: &Split,
+    score_split: &Split,
+    noises: &[&Noise],
+    methods: &[Method],
+    timed: &[Ratio],
+    full_ratios: usize,
+) -> Result<SweepBench> {
+    use std::time::Instant;
+    let mut model = model;
+    let score_images = 2000.min(score_split.len());
+    let c0 = cpu_seconds();
+    let t = Instant::now();
+    let stats = if methods.iter().any(|m| m.needs_inputs()) {
+        let idx = prune::scores::score_images(score_split, score_images, 1);
+        Some(prune::scores::input_stats(&mut model, score_split, &idx))
+    } else {
+        None
+    };
+    let stats_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut eval = Evaluator::new(split, noises, None);
+    let inputs_s = t.elapsed().as_secs_f64();
+    let settings = Settings {
+        model_sha256: String::new(),
+        arch: model.arch.describe(),
+        dataset: "bench".into(),
+        test_images: eval.images(),
+        methods: methods.iter().map(|m| m.name().to_string()).collect(),
+        ratios: timed.iter().map(|r| r.to_string()).collect(),
+        groups: vec![Group {
+            name: "all".into(),
+            layers: None,
+        }],
+        scope: Scope::PerMatrix.name().into(),
+        offset: "0.07".into(),
+        score_data: "train".into(),
+        score_images,
+        seed: 1,
+        noises: Vec::new(),
+        layer_weights: Vec::new(),
+    };
+    let mut sw = Sweeper::new(&settings, model, stats)?;
+    let (mut orders_s, mut per_ratio_s, mut per_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let mut full = stats_s + inputs_s;
+    let mut full_cpu = cpu_seconds() - c0;
+    for (mi, m) in methods.iter().enumerate() {
+        // The first ratio pays for building the orders: time that apart.
+        let item = |ratio| Item {
+            group: 0,
+            method: mi,
+            ratio,
+        };
+        let (t, c) = (Instant::now(), cpu_seconds());
+        sw.run(&item(0), &mut eval)?;
+        let (first, first_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+        let (t, c) = (Instant::now(), cpu_seconds());
+        for ri in 0..timed.len() {
+            sw.run(&item(ri), &mut eval)?;
+        }
+        let k = timed.len().max(1) as f64;
+        let per = t.elapsed().as_secs_f64() / k;
+        let cpu = (cpu_seconds() - c) / k;
+        per_cpu.push((m.name().to_string(), cpu));
+        full_cpu += (first_cpu - cpu).max(0.0) + cpu * full_ratios as f64;
+        let orders = (first - per).max(0.0);
+        orders_s.push((m.name().to_string(), orders));
+        per_ratio_s.push((m.name().to_string(), per));
+        full += orders + per * full_ratios as f64;
+    }
+    Ok(SweepBench {
+        threads: rayon::current_num_threads(),
+        images: eval.images(),
+        noises: noises.len(),
+        stats_s,
+        score_images,
+        inputs_s,
+        orders_s,
+        per_ratio_s,
+        ratios_timed: settings.ratios.clone(),
+        full_ratios,
+        full_sweep_s: full,
+        per_ratio_cpu_s: per_cpu,
+        full_sweep_cpu_s: full_cpu,
+        full_sweep_idle_estimate_s: full_cpu / rayon::current_num_threads().max(1) as f64,
+    })
+}
