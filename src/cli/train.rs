@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   parana train --arch article-mlp --head lq --steps 10000 --seed 1 --out lq.safetensors
-  parana train --arch article-cnn --head sce --steps 6000 --out cnn.safetensors
+  parana train --arch article-cnn --head sce --batch 64 --steps 6000 --out cnn.safetensors
   parana train --hidden 300,100 --steps 2000 --out small.safetensors
   parana train --out lq.safetensors --resume   # continue after an interruption")]
 pub struct TrainArgs {
