@@ -124,9 +124,17 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
         }
         p.value.copy_from_slice(&t.data);
     }
-    model.meta = f
-        .meta
-        .iter()
+    model.meta = user_meta(&f.meta);
+    if inferred {
+        model.meta.insert("inferred_arch".into(), "true".into());
+    }
+    Ok(model)
+}
+
+/// The metadata a file carries beyond what the loader itself reads
+/// (format, architecture, head): what the producer recorded.
+pub fn user_meta(meta: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    meta.iter()
         .filter(|(k, _)| {
             !matches!(
                 k.as_str(),
@@ -134,11 +142,7 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
             )
         })
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if inferred {
-        model.meta.insert("inferred_arch".into(), "true".into());
-    }
-    Ok(model)
+        .collect()
 }
 
 /// Split `name` into (prefix, index) at its last numeric component, e.g.

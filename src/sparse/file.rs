@@ -267,17 +267,7 @@ pub fn from_tensor_file_with(f: &TensorFile, path: &Path, max_density: f64) -> R
     );
     model.arch = arch;
     model.net = chain(layers);
-    model.meta = f
-        .meta
-        .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "format" | "format_version" | "arch" | "arch_description" | "head"
-            )
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    model.meta = crate::model::file::user_meta(&f.meta);
     Ok(model)
 }
 
