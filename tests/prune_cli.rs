@@ -13,19 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn small_model(dir: &Path) -> PathBuf {
-    let mut m = Model::new(Arch::custom(vec![32, 16], vec![]).unwrap(), Head::Lq);
-    init::init(&mut m, 3);
-    let cfg = TrainConfig {
-        steps: 150,
-        batch: 100,
-        lr: 2e-3,
-        ..TrainConfig::default()
-    };
-    parana::train::train(&mut m, mnist(), &cfg, &TrainIo::default(), |_| {}).unwrap();
-    m.meta.insert("dataset".into(), "mnist".into());
-    let p = dir.join("small.safetensors");
-    file::save(&m, &p).unwrap();
-    p
+    common::small_model_file(dir)
 }
 
 fn run(args: &[&str]) -> Output {

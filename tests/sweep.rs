@@ -7,27 +7,14 @@ mod common;
 
 use common::{mnist, mnist_dir, parana};
 use parana::attack::noise_file::Noise;
-use parana::model::{Arch, Model, file, init};
-use parana::nn::Head;
-use parana::train::{TrainConfig, TrainIo};
+use parana::model::file;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const IMAGES: usize = 1000;
 
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let mut m = Model::new(Arch::custom(vec![32, 16], vec![]).unwrap(), Head::Lq);
-    init::init(&mut m, 3);
-    let cfg = TrainConfig {
-        steps: 150,
-        batch: 100,
-        lr: 2e-3,
-        ..TrainConfig::default()
-    };
-    parana::train::train(&mut m, mnist(), &cfg, &TrainIo::default(), |_| {}).unwrap();
-    m.meta.insert("dataset".into(), "mnist".into());
-    let model = dir.join("small.safetensors");
-    file::save(&m, &model).unwrap();
+    let model = common::small_model_file(dir);
     let noises = dir.join("noise");
     for (target, seed) in [(3u8, 1u64), (7, 2)] {
         let mut r = parana::rng::Rng::new(seed);

@@ -23,3 +23,26 @@ pub fn parana() -> std::process::Command {
     c.arg("--quiet");
     c
 }
+
+/// A small `lq` MLP (784-32-16-10) trained for 150 steps on real MNIST,
+/// saved as `dir/small.safetensors` with `dataset = mnist` metadata.
+pub fn small_model_file(dir: &std::path::Path) -> PathBuf {
+    use parana::model::{Arch, Model, file, init};
+    use parana::train::{TrainConfig, TrainIo};
+    let mut m = Model::new(
+        Arch::custom(vec![32, 16], vec![]).unwrap(),
+        parana::nn::Head::Lq,
+    );
+    init::init(&mut m, 3);
+    let cfg = TrainConfig {
+        steps: 150,
+        batch: 100,
+        lr: 2e-3,
+        ..TrainConfig::default()
+    };
+    parana::train::train(&mut m, mnist(), &cfg, &TrainIo::default(), |_| {}).unwrap();
+    m.meta.insert("dataset".into(), "mnist".into());
+    let p = dir.join("small.safetensors");
+    file::save(&m, &p).unwrap();
+    p
+}
