@@ -287,7 +287,7 @@ def main():
     ap.add_argument("--attack-only", action="store_true", help="only compare the attack workloads")
     ap.add_argument("--pgd-images", type=int, default=10000)
     ap.add_argument("--sweep-only", action="store_true",
-                    help="only compare the pruning sweep's inner loop (parana bench sweep)")
+                    help="only compare the pruning sweep (parana bench sweep)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     binary = parana_bin(a.parana)

@@ -78,12 +78,13 @@ pub enum BenchCommand {
         /// Methods.
         #[arg(long, default_value = "abs,act,combined")]
         methods: String,
-        /// Ratios timed per method.
-        #[arg(long, default_value = "0.3,0.6,0.9")]
+        /// Ratios of each method: a range START:END:STEP or a list.
+        #[arg(long, default_value = "0:0.99:0.01")]
         ratios: String,
-        /// Ratios per method of the extrapolated full sweep (0:0.99:0.01).
-        #[arg(long, default_value_t = 100)]
-        full_ratios: usize,
+        /// Test images evaluated (per copy); the time is scaled to the whole
+        /// test set.
+        #[arg(long, default_value_t = 2000)]
+        images: usize,
         #[command(flatten)]
         data: super::DataOpts,
         /// Print JSON.
@@ -166,7 +167,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             noise,
             methods,
             ratios,
-            full_ratios,
+            images,
             data,
             json,
         } => {
@@ -175,10 +176,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 .split(',')
                 .map(|m| crate::prune::Method::parse(m.trim()))
                 .collect::<Result<Vec<_>>>()?;
-            let ratios: Vec<crate::prune::Ratio> = ratios
-                .split(',')
-                .map(crate::prune::Ratio::parse)
-                .collect::<Result<_>>()?;
+            let ratios = super::sweep::parse_ratios(&ratios)?;
             let m = match &model {
                 Some(p) => crate::model::file::load(p)?,
                 None => bench::model("article-mlp", crate::nn::Head::Lq)?,
@@ -217,34 +215,29 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 v
             };
             let refs: Vec<&Noise> = noises.iter().collect();
-            let r = crate::sweep::bench(
-                m,
-                &ds.test,
-                &ds.train,
-                &refs,
-                &methods,
-                &ratios,
-                full_ratios,
+            let r = crate::sweep::bench::bench(
+                m, &ds.test, &ds.train, &refs, &methods, &ratios, images,
             )?;
             if json {
                 return print_json(&r);
             }
             println!(
-                "threads: {}   images: {} x (clean + {} noises)",
-                r.threads, r.images, r.noises
+                "threads: {}   images: {} of {} x (clean + {} noises)   ratios per method: {}",
+                r.threads, r.images, r.full_images, r.noises, r.ratios
             );
             println!(
                 "act statistics ({} images)   {:.3} s",
                 r.score_images, r.stats_s
             );
             println!("noisy inputs converted once  {:.3} s", r.inputs_s);
-            for ((m, o), (_, p)) in r.orders_s.iter().zip(&r.per_ratio_s) {
-                println!("{m:<10} orders {o:>7.3} s   per ratio {p:>7.3} s");
+            for (m, s) in &r.per_method_s {
+                println!("{m:<10} {s:>8.1} s");
             }
             println!(
-                "full sweep ({} ratios x {} methods), extrapolated: {:.0} s ({:.1} min)",
-                r.full_ratios,
-                r.per_ratio_s.len(),
+                "measured {:.1} s ({:.1} CPU s); full sweep over {} images: {:.0} s ({:.1} min)",
+                r.measured_s,
+                r.measured_cpu_s,
+                r.full_images,
                 r.full_sweep_s,
                 r.full_sweep_s / 60.0
             );

@@ -90,11 +90,31 @@ impl Sequential {
 
     /// Run `batch` samples `x` through every layer; returns the outputs.
     pub fn forward(&mut self, x: &[f32], batch: usize, mode: Mode) -> &[f32] {
-        assert!(x.len() >= batch * self.in_len(), "input too short");
+        self.forward_range(0, self.layers.len(), x, batch, mode)
+    }
+
+    /// Run `batch` samples through layers `start..end` only (`x` is the
+    /// input of layer `start`); returns the output of layer `end - 1`.
+    /// Sweeps use it to compute the layers before the first pruned one
+    /// once. Only a full-range forward may be followed by
+    /// [`Sequential::backward`].
+    pub fn forward_range(
+        &mut self,
+        start: usize,
+        end: usize,
+        x: &[f32],
+        batch: usize,
+        mode: Mode,
+    ) -> &[f32] {
+        assert!(start < end && end <= self.layers.len(), "bad layer range");
+        assert!(
+            x.len() >= batch * self.layers[start].in_len(),
+            "input too short"
+        );
         self.reserve(batch);
         self.batch = batch;
-        let mut i = 0;
-        while i < self.layers.len() {
+        let mut i = start;
+        while i < end {
             let layer_mode = |i: usize| match mode {
                 // Each layer gets its own stream of random numbers.
                 Mode::Train { seed } => Mode::Train {
@@ -105,9 +125,9 @@ impl Sequential {
             // Layers get slices of exactly `batch` samples, whatever the
             // buffers' capacity.
             let n_in = batch * self.layers[i].in_len();
-            let fuse = self.layers.get(i + 1).is_some_and(|l| l.kind() == "relu");
+            let fuse = i + 1 < end && self.layers[i + 1].kind() == "relu";
             let (before, after) = self.acts.split_at_mut(i);
-            let input: &[f32] = if i == 0 {
+            let input: &[f32] = if i == start {
                 &x[..n_in]
             } else {
                 &before[i - 1][..n_in]
@@ -126,8 +146,8 @@ impl Sequential {
             self.layers[i].forward(input, &mut after[0][..n_out], batch, layer_mode(i));
             i += 1;
         }
-        let n = batch * self.out_len();
-        &self.acts[self.layers.len() - 1][..n]
+        let n = batch * self.layers[end - 1].out_len();
+        &self.acts[end - 1][..n]
     }
 
     /// Mutable view of the last forward's output gradient buffer, for the
@@ -248,6 +268,25 @@ mod tests {
                     s.params_mut().nth(pi).unwrap().value[j] = orig;
                     assert_close("param", j, gj as f64, (lp - lm) / (2.0 * h as f64), 2e-3);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forward_split_in_two_ranges_equals_the_whole() {
+        let mut r = Rng::new(13);
+        let mut s = net(&mut r);
+        let x = rand_vec(&mut r, 5 * s.in_len());
+        let whole = s.forward(&x, 5, Mode::Eval).to_vec();
+        // Split before a ReLU (the range must not fuse across it) and after.
+        for cut in 1..s.layers().len() {
+            let mid = s.forward_range(0, cut, &x, 5, Mode::Eval).to_vec();
+            assert_eq!(mid.len(), 5 * s.layers()[cut - 1].out_len());
+            let n = s.layers().len();
+            let rest = s.forward_range(cut, n, &mid, 5, Mode::Eval).to_vec();
+            // Cutting before a ReLU unfuses it: equal up to rounding.
+            for (i, (&a, &b)) in rest.iter().zip(&whole).enumerate() {
+                assert_close("output", i, a as f64, b as f64, 1e-6);
             }
         }
     }

@@ -99,6 +99,19 @@ impl Scope {
 pub struct Masks(pub Vec<Option<Vec<bool>>>);
 
 impl Masks {
+    /// Write prunable layer `k`'s weights into `w`: `original` with the
+    /// pruned ones zeroed.
+    pub fn apply_to(&self, k: usize, original: &[f32], w: &mut [f32]) {
+        w.copy_from_slice(original);
+        if let Some(Some(m)) = self.0.get(k) {
+            for (v, &keep) in w.iter_mut().zip(m) {
+                if !keep {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+
     /// Remaining (kept) weights per prunable layer, `None` for untouched.
     pub fn kept(&self) -> Vec<Option<usize>> {
         self.0
@@ -276,14 +289,7 @@ pub fn apply(model: &mut Model, original: &[Vec<f32>], masks: &Masks) {
     let positions = scores::prunable_layers(model);
     for (k, &p) in positions.iter().enumerate() {
         let w = &mut model.net.layers_mut()[p].params_mut()[0].value;
-        w.copy_from_slice(&original[k]);
-        if let Some(Some(m)) = masks.0.get(k) {
-            for (v, &keep) in w.iter_mut().zip(m) {
-                if !keep {
-                    *v = 0.0;
-                }
-            }
-        }
+        masks.apply_to(k, &original[k], w);
     }
 }
 

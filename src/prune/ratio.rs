@@ -73,6 +73,18 @@ impl Ratio {
         ((n as u128 * self.num as u128) / self.den as u128) as usize
     }
 
+    /// The largest multiple of `1 / den` not above this ratio (sweeps
+    /// evaluate ratios as small changes from these anchors).
+    pub fn floor_to(self, den: u64) -> Ratio {
+        let den = den.max(1);
+        let num = (self.num as u128 * den as u128 / self.den as u128) as u64;
+        let g = gcd(num, den);
+        Ratio {
+            num: num / g,
+            den: den / g,
+        }
+    }
+
     /// `self - other`, or zero if that would be negative (combined
     /// pruning's act ratio is `r - offset`).
     pub fn saturating_sub(self, other: Ratio) -> Ratio {
@@ -169,6 +181,16 @@ mod tests {
             assert!(Ratio::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Ratio::parse("0.81").unwrap().to_string(), "0.81");
+    }
+
+    #[test]
+    fn floors_to_tenths_exactly() {
+        let p = |s| Ratio::parse(s).unwrap();
+        assert_eq!(p("0.29").floor_to(10), p("0.2"));
+        assert_eq!(p("0.3").floor_to(10), p("0.3"));
+        assert_eq!(p("0.09").floor_to(10), Ratio::ZERO);
+        assert_eq!(p("0.99").floor_to(10), p("0.9"));
+        assert_eq!(p("0.995").floor_to(100), p("0.99"));
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! method) by [`Pruner`], each ratio only copies the original weights and
 //! zeroes the pruned ones, and the clean and noisy test images are
 //! converted (noise added, clipped) once into one stacked buffer that every
-//! pruned network is evaluated on in large batches by [`predict`] — the one
-//! function a faster (sparse) engine replaces.
+//! pruned network is evaluated on in large batches by [`engine::Engine`],
+//! which keeps the work that does not change between ratios and runs
+//! highly pruned layers on the sparse engine.
 
+pub mod bench;
 pub mod best;
+pub mod engine;
 pub mod plot;
 pub mod results;
 
@@ -220,9 +223,17 @@ impl Evaluator {
 
     /// Evaluate `model` on the clean and every noisy copy.
     pub fn measure(&mut self, model: &mut Model) -> Measure {
+        self.measure_with(|x, n, out| predict(model, x, n, out))
+    }
+
+    /// Measure the predictions `predict(x, n, out)` makes on the `n`
+    /// stacked clean and noisy images `x`.
+    pub fn measure_with(&mut self, predict: impl FnOnce(&[f32], usize, &mut Vec<u8>)) -> Measure {
         crate::nn::flush_denormals();
         let copies = 1 + self.targets.len();
-        predict(model, &self.x, copies * self.n, &mut self.pred);
+        let mut pred = std::mem::take(&mut self.pred);
+        predict(&self.x, copies * self.n, &mut pred);
+        self.pred = pred;
         let n = self.n;
         let acc = |p: &[u8]| {
             let ok = p.iter().zip(&self.labels).filter(|(p, y)| p == y).count();
@@ -266,6 +277,7 @@ pub struct Sweeper<'a> {
     ratios: Vec<Ratio>,
     methods: Vec<Method>,
     pruner: Option<((usize, usize), Pruner)>,
+    engine: engine::Engine,
 }
 
 impl<'a> Sweeper<'a> {
@@ -296,6 +308,7 @@ impl<'a> Sweeper<'a> {
             ratios,
             methods,
             pruner: None,
+            engine: engine::Engine::default(),
         })
     }
 
@@ -326,7 +339,26 @@ impl<'a> Sweeper<'a> {
             .map(|(k, w)| k.unwrap_or(w.len()))
             .collect();
         prune::apply(&mut self.model, &self.original, &masks);
-        let m = eval.measure(&mut self.model);
+        // The first layer this group prunes, and the anchor of this ratio.
+        let first = self.settings.groups[it.group]
+            .layers
+            .as_ref()
+            .and_then(|l| l.iter().min().copied())
+            .unwrap_or(0);
+        let f = prune::scores::prunable_layers(&self.model)
+            .get(first)
+            .copied()
+            .unwrap_or(0);
+        let anchor = self.ratios[it.ratio].floor_to(engine::ANCHORS);
+        let original = &self.original[first.min(self.original.len().saturating_sub(1))];
+        let (model, engine) = (&mut self.model, &mut self.engine);
+        let anchor_w = || {
+            let mut w = original.clone();
+            pruner.masks(anchor).apply_to(first, original, &mut w);
+            w
+        };
+        let key = (it.group, it.method, anchor);
+        let m = eval.measure_with(|x, n, out| engine.predict(model, x, n, f, key, anchor_w, out));
         let (g, me, r) = self.settings.key(it);
         let mean_noisy = if m.noisy.is_empty() {
             0.0
@@ -349,144 +381,4 @@ impl<'a> Sweeper<'a> {
     pub fn restore(&mut self) {
         prune::apply(&mut self.model, &self.original, &prune::Masks(vec![]));
     }
-}
-
-/// What `parana bench sweep` measures.
-#[derive(Clone, Debug, Serialize)]
-pub struct SweepBench {
-    /// Worker threads.
-    pub threads: usize,
-    /// Test images per copy.
-    pub images: usize,
-    /// Noises (each a copy of the test images).
-    pub noises: usize,
-    /// Seconds for the act/wanda input statistics over the score images.
-    pub stats_s: f64,
-    /// Score images used for them.
-    pub score_images: usize,
-    /// Seconds to convert the clean and noisy images once.
-    pub inputs_s: f64,
-    /// Seconds to build each method's pruning orders.
-    pub orders_s: Vec<(String, f64)>,
-    /// Mean seconds per ratio (prune + evaluate all copies), per method.
-    pub per_ratio_s: Vec<(String, f64)>,
-    /// Ratios timed per method.
-    pub ratios_timed: Vec<String>,
-    /// Ratios of the extrapolated full sweep per method.
-    pub full_ratios: usize,
-    /// Extrapolated seconds of the full sweep (stats + inputs + orders +
-    /// full_ratios ratios per method).
-    pub full_sweep_s: f64,
-    /// CPU seconds (all threads) the timed part used, per ratio, per method.
-    pub per_ratio_cpu_s: Vec<(String, f64)>,
-    /// Extrapolated CPU seconds of the full sweep.
-    pub full_sweep_cpu_s: f64,
-    /// `full_sweep_cpu_s / threads`: the wall time on an otherwise idle
-    /// machine if the threads scale (a busy machine inflates `full_sweep_s`).
-    pub full_sweep_idle_estimate_s: f64,
-}
-
-/// CPU seconds this process has used (user + system, all threads).
-pub fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct we hand it.
-    unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {
-            return f64::NAN;
-        }
-        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
-        t(u.ru_utime) + t(u.ru_stime)
-    }
-}
-
-/// Time a sweep of `methods` on `model` over `split` with `noises`: the
-/// ratios `timed` are run for real, the full sweep of `full_ratios` ratios
-/// per method is extrapolated from them.
-pub fn bench(
-    model: Model,
-    split: &Split,
-    score_split: &Split,
-    noises: &[&Noise],
-    methods: &[Method],
-    timed: &[Ratio],
-    full_ratios: usize,
-) -> Result<SweepBench> {
-    use std::time::Instant;
-    let mut model = model;
-    let score_images = 2000.min(score_split.len());
-    let c0 = cpu_seconds();
-    let t = Instant::now();
-    let stats = if methods.iter().any(|m| m.needs_inputs()) {
-        let idx = prune::scores::score_images(score_split, score_images, 1);
-        Some(prune::scores::input_stats(&mut model, score_split, &idx))
-    } else {
-        None
-    };
-    let stats_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut eval = Evaluator::new(split, noises, None);
-    let inputs_s = t.elapsed().as_secs_f64();
-    let settings = Settings {
-        model_sha256: String::new(),
-        arch: model.arch.describe(),
-        dataset: "bench".into(),
-        test_images: eval.images(),
-        methods: methods.iter().map(|m| m.name().to_string()).collect(),
-        ratios: timed.iter().map(|r| r.to_string()).collect(),
-        groups: vec![Group {
-            name: "all".into(),
-            layers: None,
-        }],
-        scope: Scope::PerMatrix.name().into(),
-        offset: "0.07".into(),
-        score_data: "train".into(),
-        score_images,
-        seed: 1,
-        noises: Vec::new(),
-        layer_weights: Vec::new(),
-    };
-    let mut sw = Sweeper::new(&settings, model, stats)?;
-    let (mut orders_s, mut per_ratio_s, mut per_cpu) = (Vec::new(), Vec::new(), Vec::new());
-    let mut full = stats_s + inputs_s;
-    let mut full_cpu = cpu_seconds() - c0;
-    for (mi, m) in methods.iter().enumerate() {
-        // The first ratio pays for building the orders: time that apart.
-        let item = |ratio| Item {
-            group: 0,
-            method: mi,
-            ratio,
-        };
-        let (t, c) = (Instant::now(), cpu_seconds());
-        sw.run(&item(0), &mut eval)?;
-        let (first, first_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
-        let (t, c) = (Instant::now(), cpu_seconds());
-        for ri in 0..timed.len() {
-            sw.run(&item(ri), &mut eval)?;
-        }
-        let k = timed.len().max(1) as f64;
-        let per = t.elapsed().as_secs_f64() / k;
-        let cpu = (cpu_seconds() - c) / k;
-        per_cpu.push((m.name().to_string(), cpu));
-        full_cpu += (first_cpu - cpu).max(0.0) + cpu * full_ratios as f64;
-        let orders = (first - per).max(0.0);
-        orders_s.push((m.name().to_string(), orders));
-        per_ratio_s.push((m.name().to_string(), per));
-        full += orders + per * full_ratios as f64;
-    }
-    Ok(SweepBench {
-        threads: rayon::current_num_threads(),
-        images: eval.images(),
-        noises: noises.len(),
-        stats_s,
-        score_images,
-        inputs_s,
-        orders_s,
-        per_ratio_s,
-        ratios_timed: settings.ratios.clone(),
-        full_ratios,
-        full_sweep_s: full,
-        per_ratio_cpu_s: per_cpu,
-        full_sweep_cpu_s: full_cpu,
-        full_sweep_idle_estimate_s: full_cpu / rayon::current_num_threads().max(1) as f64,
-    })
 }
