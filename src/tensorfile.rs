@@ -2,6 +2,8 @@
 //! metadata: the container of parana's model, checkpoint and noise files.
 //! Integer tensors (indices of sparse models) are kept apart, in
 //! [`TensorFile::ints`]: written as `I64`, read from `I64`, `I32` or `U32`.
+//! Boolean tensors (the keep masks of pruned models) are in
+//! [`TensorFile::bools`]: written as `BOOL`, read from `BOOL` or `U8` (0/1).
 //!
 //! Loading checks everything a user's file can get wrong (not safetensors,
 //! truncated, wrong dtype, NaN or infinite values) and names the file in
@@ -30,6 +32,15 @@ pub struct IntTensor {
     pub data: Vec<i64>,
 }
 
+/// One boolean tensor: its shape and its values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoolTensor {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<bool>,
+}
+
 /// The contents of a safetensors file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TensorFile {
@@ -37,6 +48,8 @@ pub struct TensorFile {
     pub tensors: BTreeMap<String, Tensor>,
     /// Integer tensors by name (none in model, checkpoint or noise files).
     pub ints: BTreeMap<String, IntTensor>,
+    /// Boolean tensors by name (the masks of pruned models).
+    pub bools: BTreeMap<String, BoolTensor>,
     /// The `__metadata__` strings.
     pub meta: BTreeMap<String, String>,
 }
@@ -54,6 +67,12 @@ impl TensorFile {
         self.ints.insert(name.into(), IntTensor { shape, data });
     }
 
+    /// Add a boolean tensor.
+    pub fn insert_bool(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<bool>) {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        self.bools.insert(name.into(), BoolTensor { shape, data });
+    }
+
     /// Serialise to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut bytes: Vec<(String, Vec<u8>, Vec<usize>, Dtype)> = self
@@ -67,6 +86,10 @@ impl TensorFile {
         for (n, t) in &self.ints {
             let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
             bytes.push((n.clone(), b, t.shape.clone(), Dtype::I64));
+        }
+        for (n, t) in &self.bools {
+            let b: Vec<u8> = t.data.iter().map(|&v| v as u8).collect();
+            bytes.push((n.clone(), b, t.shape.clone(), Dtype::BOOL));
         }
         let mut views = Vec::with_capacity(bytes.len());
         for (n, b, s, d) in &bytes {
@@ -98,7 +121,23 @@ impl TensorFile {
             .collect();
         let mut tensors = BTreeMap::new();
         let mut ints = BTreeMap::new();
+        let mut bools = BTreeMap::new();
         for (name, view) in st.iter() {
+            if matches!(view.dtype(), Dtype::BOOL | Dtype::U8) {
+                if let Some(i) = view.data().iter().position(|&b| b > 1) {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "tensor '{name}' holds {} at index {i}, expected 0 or 1",
+                            view.data()[i]
+                        ),
+                    ));
+                }
+                let data = view.data().iter().map(|&b| b == 1).collect();
+                let shape = view.shape().to_vec();
+                bools.insert(name.to_string(), BoolTensor { shape, data });
+                continue;
+            }
             let int: Option<Vec<i64>> = match view.dtype() {
                 Dtype::I64 => Some(
                     view.data()
@@ -131,7 +170,7 @@ impl TensorFile {
                 return Err(Error::file(
                     path,
                     format!(
-                        "tensor '{name}' has dtype {:?}, expected F32 (or I64/I32/U32 indices)",
+                        "tensor '{name}' has dtype {:?}, expected F32 (or I64/I32/U32 indices, BOOL/U8 masks)",
                         view.dtype()
                     ),
                 ));
@@ -161,6 +200,7 @@ impl TensorFile {
         Ok(TensorFile {
             tensors,
             ints,
+            bools,
             meta,
         })
     }
@@ -192,6 +232,18 @@ mod tests {
         fi.insert_int("a.idx", vec![3], vec![0, 7, i64::from(u32::MAX) + 1]);
         let gi = TensorFile::from_bytes(&fi.to_bytes().unwrap(), &p).unwrap();
         assert_eq!(fi, gi);
+        // Boolean tensors too, one byte each.
+        let mut fb = f.clone();
+        fb.insert_bool(
+            "masks.a.weight",
+            vec![2, 3],
+            vec![true, false, true, true, false, false],
+        );
+        let bb = fb.to_bytes().unwrap();
+        let view = SafeTensors::deserialize(&bb).unwrap();
+        let t = view.tensor("masks.a.weight").unwrap();
+        assert_eq!((t.dtype(), t.data().len()), (Dtype::BOOL, 6));
+        assert_eq!(fb, TensorFile::from_bytes(&bb, &p).unwrap());
         // Byte-for-byte reproducible.
         assert_eq!(f.to_bytes().unwrap(), g.to_bytes().unwrap());
 

@@ -62,15 +62,15 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
         ("layers.2.weight", 16 * 10),
     ] {
         let k = numel * 81 / 100;
-        let mask = &f.tensors[&format!("masks.{name}")];
-        assert_eq!(mask.data.iter().filter(|&&v| v == 0.0).count(), k, "{name}");
+        let mask = &f.bools[&format!("masks.{name}")];
+        assert_eq!(mask.data.iter().filter(|&&keep| !keep).count(), k, "{name}");
         // Every masked weight is zero (a kept one may be zero by chance only).
         let w = &f.tensors[name];
         assert!(
             w.data
                 .iter()
                 .zip(&mask.data)
-                .all(|(w, m)| *m == 1.0 || *w == 0.0)
+                .all(|(w, keep)| *keep || *w == 0.0)
         );
         assert!(zeros(w) >= k);
     }
@@ -104,8 +104,9 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let f1 = TensorFile::load(&only1).unwrap();
-    assert_eq!(zeros(&f1.tensors["masks.layers.1.weight"]), 512 * 29 / 100);
-    assert!(!f1.tensors.contains_key("masks.layers.0.weight"));
+    let m1 = &f1.bools["masks.layers.1.weight"].data;
+    assert_eq!(m1.iter().filter(|&&keep| !keep).count(), 512 * 29 / 100);
+    assert!(!f1.bools.contains_key("masks.layers.0.weight"));
     let orig = TensorFile::load(&model).unwrap();
     assert_eq!(
         f1.tensors["layers.0.weight"],
@@ -130,12 +131,12 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g = TensorFile::load(&ft).unwrap();
     for name in ["layers.0.weight", "layers.1.weight", "layers.2.weight"] {
-        let mask = &g.tensors[&format!("masks.{name}")];
-        assert_eq!(mask, &f.tensors[&format!("masks.{name}")]);
+        let mask = &g.bools[&format!("masks.{name}")];
+        assert_eq!(mask, &f.bools[&format!("masks.{name}")]);
         let (before, after) = (&f.tensors[name].data, &g.tensors[name].data);
         let mut changed = 0;
         for ((b, a), k) in before.iter().zip(after).zip(&mask.data) {
-            if *k == 0.0 {
+            if !*k {
                 assert_eq!(
                     a.to_bits(),
                     0.0f32.to_bits(),
@@ -145,7 +146,7 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
                 changed += 1;
             }
         }
-        let kept = mask.data.iter().filter(|&&v| v == 1.0).count();
+        let kept = mask.data.iter().filter(|&&keep| keep).count();
         assert!(
             changed > kept / 2,
             "{name}: only {changed} of {kept} kept weights trained"

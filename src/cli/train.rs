@@ -124,13 +124,18 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             if a.keep_mask {
                 let masks = crate::prune::file::masks_of(&f, &m, path)?;
                 crate::prune::file::zero_masked(&mut m, &masks);
-                keep_masks = Some(masks);
-                mask_tensors = f
-                    .tensors
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(file::MASK_PREFIX))
-                    .map(|(k, t)| (k.clone(), t.clone()))
+                // Carried into the output (as BOOL, whatever they were read as).
+                mask_tensors = m
+                    .named_params()
+                    .zip(&masks)
+                    .filter_map(|((name, p), keep)| {
+                        let data = keep.clone()?;
+                        let shape = p.shape.clone();
+                        let t = crate::tensorfile::BoolTensor { shape, data };
+                        Some((format!("{}{name}", file::MASK_PREFIX), t))
+                    })
                     .collect();
+                keep_masks = Some(masks);
             }
             m
         }
@@ -188,7 +193,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     );
     m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
     let mut f = file::to_tensor_file(&model);
-    f.tensors.extend(mask_tensors);
+    f.bools.extend(mask_tensors);
     f.save(&a.out)?;
     if a.json {
         print_json(&serde_json::json!({

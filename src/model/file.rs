@@ -68,6 +68,12 @@ pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
             format!("unexpected integer tensor '{name}' in a dense model file"),
         ));
     }
+    if let Some(name) = f.bools.keys().find(|k| !k.starts_with(MASK_PREFIX)) {
+        return Err(Error::file(
+            path,
+            format!("unexpected boolean tensor '{name}' in a model file (only masks.* are)"),
+        ));
+    }
     let (arch, inferred) = match f.meta.get("arch") {
         Some(json) => {
             let arch: Arch = serde_json::from_str(json)

@@ -1,10 +1,10 @@
 //! Pruned model files: a model file whose weights are pruned, plus one keep
 //! mask per pruned weight tensor and the pruning settings as metadata.
 //!
-//! Convention (kept simple while the tensor file format holds only F32): the
-//! mask of parameter `layers.0.weight` is the F32 tensor
-//! `masks.layers.0.weight` of the same shape, `1.0` = kept, `0.0` = pruned.
-//! Layers left whole have no mask tensor. Metadata keys: `pruning_method`,
+//! The mask of parameter `layers.0.weight` is the `BOOL` tensor
+//! `masks.layers.0.weight` of the same shape (`torch.bool` in PyTorch),
+//! true = kept, false = pruned; `U8` 0/1 and, from older files, `F32` 0/1
+//! masks are read too. Layers left whole have no mask tensor. Metadata keys: `pruning_method`,
 //! `pruning_ratio`, `pruning_scope`, `pruning_offset`, `pruning_layers`,
 //! `pruning_score_data`, `pruning_score_images`, `pruning_seed`,
 //! `pruned_from_sha256`. Loading such a file as a model ignores the masks.
@@ -41,11 +41,10 @@ pub fn save(
             continue;
         };
         let shape = model.net.params().nth(p).map(|p| p.shape.clone());
-        let data = m.iter().map(|&keep| if keep { 1.0 } else { 0.0 }).collect();
-        f.insert(
+        f.insert_bool(
             format!("{}{}", file::MASK_PREFIX, names[p]),
             shape.unwrap_or_default(),
-            data,
+            m.clone(),
         );
     }
     for (k, v) in meta {
@@ -61,27 +60,32 @@ pub fn masks_of(f: &TensorFile, model: &Model, path: &Path) -> Result<Vec<Option
     let mut out = Vec::new();
     let mut any = false;
     for (name, p) in model.named_params() {
-        let Some(t) = f.tensors.get(&format!("{}{name}", file::MASK_PREFIX)) else {
+        let key = format!("{}{name}", file::MASK_PREFIX);
+        let (shape, keep) = if let Some(t) = f.bools.get(&key) {
+            (&t.shape, t.data.clone())
+        } else if let Some(t) = f.tensors.get(&key) {
+            if t.data.iter().any(|&v| v != 0.0 && v != 1.0) {
+                return Err(Error::file(
+                    path,
+                    format!("mask of '{name}' holds values other than 0 and 1"),
+                ));
+            }
+            (&t.shape, t.data.iter().map(|&v| v == 1.0).collect())
+        } else {
             out.push(None);
             continue;
         };
-        if t.shape != p.shape {
+        if *shape != p.shape {
             return Err(Error::file(
                 path,
                 format!(
                     "mask of '{name}' has shape {:?}, expected {:?}",
-                    t.shape, p.shape
+                    shape, p.shape
                 ),
             ));
         }
-        if t.data.iter().any(|&v| v != 0.0 && v != 1.0) {
-            return Err(Error::file(
-                path,
-                format!("mask of '{name}' holds values other than 0 and 1"),
-            ));
-        }
         any = true;
-        out.push(Some(t.data.iter().map(|&v| v == 1.0).collect()));
+        out.push(Some(keep));
     }
     if !any {
         return Err(Error::file(
