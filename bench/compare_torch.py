@@ -263,8 +263,15 @@ def torch_sweep_bench(ratios=(0.3, 0.6, 0.9), full_ratios=100, methods=3, copies
             "full_sweep_cpu_s": per_cpu * full_ratios * methods}
 
 
-def sweep_compare(binary, threads):
-    cmd = [binary, "--threads", str(threads), "bench", "sweep", "--json"]
+def sweep_compare(binary, threads, images=10000, model=None, noise=None):
+    """parana runs the real sweep (`parana bench sweep`: every ratio, on
+    `images` test images, scaled to 10k); PyTorch's dense cost does not
+    depend on the ratio, so a few ratios stand for all of them."""
+    cmd = [binary, "--threads", str(threads), "bench", "sweep", "--json", "--images", str(images)]
+    if model:
+        cmd += ["--model", model]
+    if noise:
+        cmd += ["--noise", noise]
     # From the repository root, where parana finds ../shared/datasets/mnist.
     ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
     theirs = torch_sweep_bench()
@@ -288,11 +295,15 @@ def main():
     ap.add_argument("--pgd-images", type=int, default=10000)
     ap.add_argument("--sweep-only", action="store_true",
                     help="only compare the pruning sweep (parana bench sweep)")
+    ap.add_argument("--sweep-images", type=int, default=10000,
+                    help="test images parana's sweep runs on (scaled to 10k; fewer is quicker but errs high)")
+    ap.add_argument("--sweep-model", help="model for parana's sweep (default: a fresh article-mlp)")
+    ap.add_argument("--sweep-noise", help="noise folder for parana's sweep (default: 8 random noises)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     binary = parana_bin(a.parana)
     if a.sweep_only:
-        r = sweep_compare(binary, a.threads)
+        r = sweep_compare(binary, a.threads, a.sweep_images, a.sweep_model, a.sweep_noise)
         if a.json:
             print(json.dumps(r))
         sys.exit(0)

@@ -13,9 +13,13 @@
 //!    multiples of 0.1 not above `r`: a fixed function of `r`, so a row's
 //!    numbers do not depend on which ratios ran before it, and a resumed or
 //!    sharded sweep records the same rows as an uninterrupted one.
-//! 3. **Sparse where faster.** The later layers run on the sparse engine
-//!    when their density is at most [`sparse::MAX_DENSITY`], dense
-//!    otherwise.
+//! 3. **Smaller and sparse where possible.** From the first pruned layer
+//!    on, the neurons pruning has cut off are removed
+//!    ([`sparse::consolidate`]: no outgoing weights left, or no incoming
+//!    ones, their constant output folded into the next biases) — act
+//!    pruning removes whole columns early, so mid-ratio networks shrink by
+//!    a fifth to a half — and each later layer runs on the sparse engine
+//!    when its density is at most [`sparse::MAX_DENSITY`], dense otherwise.
 //!
 //! Networks this does not fit (a convolution at or after the first pruned
 //! layer) are evaluated whole by [`super::predict`].
@@ -25,7 +29,7 @@ use crate::model::Model;
 use crate::nn::head::argmax_rows;
 use crate::nn::{Layer, Linear, Mode, Relu, Sequential, matmul};
 use crate::prune::Ratio;
-use crate::sparse::{self, SparseLinear};
+use crate::sparse::{self, SparseLinear, consolidate::DenseLayer};
 use rayon::prelude::*;
 
 /// Anchors are the multiples of `1 / ANCHORS`.
@@ -116,13 +120,17 @@ impl Engine {
         let Some(an) = &self.anchor else {
             unreachable!("set above")
         };
-        let layers = model.net.layers();
-        let (w, bias) = (&layers[f].params()[0].value, &layers[f].params()[1].value);
+        let w = &model.net.layers()[f].params()[0].value;
         let delta: Vec<f32> = w.iter().zip(&an.w).map(|(r, a)| r - a).collect();
         let mut dl = SparseLinear::from_dense(&delta, out_f, in_f, &vec![0.0; out_f], false);
         let has_delta = dl.weights().nnz() > 0;
-        let relu = layers.get(f + 1).is_some_and(|l| l.kind() == "relu");
-        let mut rest = rest(model, f + 1 + relu as usize);
+        let Tail {
+            kept,
+            bias,
+            relu,
+            net: mut rest,
+        } = tail(model, f);
+        let width = bias.len();
         let classes = model.arch.classes;
         out.clear();
         let mut start = 0;
@@ -133,21 +141,22 @@ impl Engine {
                 let rows = &a[start * in_f..(start + b) * in_f];
                 dl.forward(rows, &mut self.d, b, Mode::Eval);
             }
-            self.h.resize(b * out_f, 0.0);
+            self.h.resize(b * width, 0.0);
             finish(
-                &mut self.h[..b * out_f],
+                &mut self.h[..b * width],
                 &an.z[start * out_f..(start + b) * out_f],
                 if has_delta {
                     Some(&self.d[..b * out_f])
                 } else {
                     None
                 },
-                bias,
+                kept.as_deref(),
+                &bias,
                 relu,
             );
             let logits = match &mut rest {
-                Some(net) => net.forward(&self.h[..b * out_f], b, Mode::Eval),
-                None => &self.h[..b * out_f],
+                Some(net) => net.forward(&self.h[..b * width], b, Mode::Eval),
+                None => &self.h[..b * width],
             };
             out.extend(argmax_rows(logits, classes).map(|c| c as u8));
             start += b;
@@ -195,27 +204,40 @@ fn product(a: &[f32], n: usize, w: &[f32], out: usize, inp: usize) -> Vec<f32> {
     z
 }
 
-/// `h = act(z + d + bias)`, rows split across threads.
-fn finish(h: &mut [f32], z: &[f32], d: Option<&[f32]>, bias: &[f32], relu: bool) {
+/// `h = act(z + d + bias)` on the `kept` columns of `z` and `d` (all when
+/// `None`), rows split across threads.
+fn finish(
+    h: &mut [f32],
+    z: &[f32],
+    d: Option<&[f32]>,
+    kept: Option<&[usize]>,
+    bias: &[f32],
+    relu: bool,
+) {
     let width = bias.len();
+    let full = z.len() / (h.len() / width.max(1)).max(1);
     let rows = 64;
     h.par_chunks_mut(rows * width)
         .enumerate()
         .for_each(|(c, h)| {
-            let off = c * rows * width;
-            let z = &z[off..off + h.len()];
             for (r, hr) in h.chunks_exact_mut(width).enumerate() {
-                let zr = &z[r * width..(r + 1) * width];
-                match d {
-                    Some(d) => {
-                        let dr = &d[off + r * width..off + (r + 1) * width];
+                let off = (c * rows + r) * full;
+                let zr = &z[off..off + full];
+                let dr = d.map(|d| &d[off..off + full]);
+                match (kept, dr) {
+                    (None, None) => {
+                        for ((h, &z), &b) in hr.iter_mut().zip(zr).zip(bias) {
+                            *h = z + b;
+                        }
+                    }
+                    (None, Some(dr)) => {
                         for (((h, &z), &d), &b) in hr.iter_mut().zip(zr).zip(dr).zip(bias) {
                             *h = z + d + b;
                         }
                     }
-                    None => {
-                        for ((h, &z), &b) in hr.iter_mut().zip(zr).zip(bias) {
-                            *h = z + b;
+                    (Some(k), dr) => {
+                        for ((h, &j), &b) in hr.iter_mut().zip(k).zip(bias) {
+                            *h = zr[j] + dr.map_or(0.0, |d| d[j]) + b;
                         }
                     }
                 }
@@ -228,11 +250,80 @@ fn finish(h: &mut [f32], z: &[f32], d: Option<&[f32]>, bias: &[f32], relu: bool)
         });
 }
 
-/// A copy of net layers `from..` of `model` for inference, sparse where
-/// that is faster; `None` when there are none.
-fn rest(model: &Model, from: usize) -> Option<Sequential> {
+/// What follows layer `f`'s product at one ratio: which of its outputs are
+/// used, their biases and activation, and the later layers.
+struct Tail {
+    /// Outputs of layer `f` still used (`None`: all).
+    kept: Option<Vec<usize>>,
+    /// Layer `f`'s bias for those outputs.
+    bias: Vec<f32>,
+    /// Whether a ReLU follows layer `f`.
+    relu: bool,
+    /// The later layers, consolidated, sparse where faster.
+    net: Option<Sequential>,
+}
+
+/// Layers `f..` of `model` (pruned for the current ratio) as the sweep runs
+/// them: a ReLU MLP tail is consolidated; anything else is copied as is.
+fn tail(model: &Model, f: usize) -> Tail {
+    let layers = model.net.layers();
+    // Dropout is the identity in evaluation; `fits` admits only linear,
+    // ReLU and dropout layers after `f`.
+    let seq: Vec<&dyn Layer> = layers[f..]
+        .iter()
+        .map(|l| l.as_ref())
+        .filter(|l| l.kind() != "dropout")
+        .collect();
+    let mlp = seq.len() % 2 == 1
+        && seq
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.kind() == if i % 2 == 0 { "linear" } else { "relu" });
+    let bias_f = layers[f].params()[1].value.clone();
+    if !mlp || seq.len() == 1 {
+        let relu = seq.get(1).is_some_and(|l| l.kind() == "relu");
+        return Tail {
+            kept: None,
+            bias: bias_f,
+            relu,
+            net: copy(&seq[1 + relu as usize..]),
+        };
+    }
+    let dense: Vec<DenseLayer> = seq
+        .iter()
+        .step_by(2)
+        .map(|l| DenseLayer {
+            out: l.out_len(),
+            inp: l.in_len(),
+            w: l.params()[0].value.clone(),
+            b: l.params()[1].value.clone(),
+        })
+        .collect();
+    let c = sparse::consolidate::consolidate(&dense);
+    let kept = (c.kept[0].len() < dense[0].out).then(|| c.kept[0].clone());
     let mut v: Vec<Box<dyn Layer>> = Vec::new();
-    for l in &model.net.layers()[from..] {
+    for (k, l) in c.layers.iter().enumerate().skip(1) {
+        let mut lin = Linear::new(l.inp, l.out);
+        lin.params_mut()[0].value.copy_from_slice(&l.w);
+        lin.params_mut()[1].value.copy_from_slice(&l.b);
+        v.push(Box::new(lin));
+        if k + 1 < c.layers.len() {
+            v.push(Box::new(Relu::new(l.out)));
+        }
+    }
+    Tail {
+        kept,
+        bias: c.layers[0].b.clone(),
+        relu: true,
+        net: Some(sparse::sparsify(Sequential::new(v), sparse::MAX_DENSITY)),
+    }
+}
+
+/// A copy of `layers` (linear and ReLU) for inference, sparse where that
+/// is faster; `None` when there are none.
+fn copy(layers: &[&dyn Layer]) -> Option<Sequential> {
+    let mut v: Vec<Box<dyn Layer>> = Vec::new();
+    for l in layers {
         match l.kind() {
             "linear" => {
                 let mut c = Linear::new(l.in_len(), l.out_len());
@@ -242,7 +333,6 @@ fn rest(model: &Model, from: usize) -> Option<Sequential> {
                 v.push(Box::new(c));
             }
             "relu" => v.push(Box::new(Relu::new(l.out_len()))),
-            // Dropout is the identity in evaluation; `fits` admits nothing else.
             _ => {}
         }
     }
