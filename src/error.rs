@@ -3,7 +3,8 @@
 //! Errors caused by what a user gave us (a file, a flag) are
 //! [`Error::Input`]: the CLI prints them as one line and exits with code 2.
 //! Everything else (an I/O failure while writing, say) is [`Error::Io`] or
-//! [`Error::Other`] and exits with code 1.
+//! [`Error::Other`] and exits with code 1. A job stopped by Ctrl-C returns
+//! [`Error::Interrupted`] (exit code 130, as shells report SIGINT).
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,9 @@ pub enum Error {
     /// Anything else (a network failure, an internal limit).
     #[error("{0}")]
     Other(String),
+    /// Stopped by Ctrl-C at a safe point; the message says how to resume.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -66,6 +70,7 @@ impl Error {
                 _ => 1,
             },
             Error::Other(_) => 1,
+            Error::Interrupted(_) => 130,
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn write_atomic_with(
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".parana-tmp-")
+        .prefix(TMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     {
@@ -42,6 +42,101 @@ pub fn write_atomic_with(
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// Whether the folder `dir` holds nothing but parana's own lock file and
+/// temporary files (left by a killed process): a folder a run may start in.
+pub fn holds_only_parana_files(dir: &Path) -> Result<bool> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let name = e.map_err(|e| Error::io(dir, e))?.file_name();
+        let name = name.to_string_lossy();
+        if name != LOCK_NAME && !name.starts_with(TMP_PREFIX) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The lock file of a folder (see [`lock_dir`]).
+const LOCK_NAME: &str = ".parana.lock";
+/// The prefix of atomic writes' temporary files.
+const TMP_PREFIX: &str = ".parana-tmp-";
+
+/// An exclusive lock held while a process writes a folder (a sweep run, a
+/// noise folder) or a file: a second process that wants the same one stops
+/// with a clear error instead of corrupting it. The lock is `flock` on a
+/// lock file, removed when the lock is dropped; the kernel releases the lock
+/// of a killed process, so a stale lock file never blocks anyone.
+pub struct Lock {
+    path: std::path::PathBuf,
+    // Closed (unlocking) after `drop` has removed the file.
+    _file: std::fs::File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Lock the folder `dir` (creating it) for writing.
+pub fn lock_dir(dir: &Path) -> Result<Lock> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    lock_at(&dir.join(LOCK_NAME), dir)
+}
+
+/// Lock the output file `path` for writing (lock file `path.lock`).
+pub fn lock_file(path: &Path) -> Result<Lock> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    lock_at(Path::new(&name), path)
+}
+
+fn lock_at(lock: &Path, what: &Path) -> Result<Lock> {
+    #[cfg(unix)]
+    use std::os::unix::{fs::MetadataExt, io::AsRawFd};
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(lock)
+            .map_err(|e| Error::io(lock, e))?;
+        #[cfg(unix)]
+        {
+            // SAFETY: flock on a descriptor we own.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if r != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::WouldBlock {
+                    return Err(Error::file(
+                        what,
+                        "another parana process is writing this; wait for it to finish or \
+                         write elsewhere",
+                    ));
+                }
+                return Err(Error::io(lock, e));
+            }
+            // The previous holder may have removed the file between our open
+            // and flock: hold the lock only on the file now at the path.
+            let ours = file.metadata().map_err(|e| Error::io(lock, e))?.ino();
+            if std::fs::metadata(lock).is_ok_and(|m| m.ino() == ours) {
+                return Ok(Lock {
+                    path: lock.to_path_buf(),
+                    _file: file,
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        return Ok(Lock {
+            path: lock.to_path_buf(),
+            _file: file,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +172,29 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(std::fs::read(&p).unwrap(), b"keep");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_second_lock_on_a_folder_fails_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let first = lock_dir(&run).unwrap();
+        let e = lock_dir(&run).err().unwrap().to_string();
+        assert!(
+            e.contains("run") && e.contains("another parana process"),
+            "{e}"
+        );
+        drop(first);
+        assert!(!run.join(".parana.lock").exists(), "lock file removed");
+        let again = lock_dir(&run).unwrap();
+        let f = dir.path().join("m.safetensors");
+        let lf = lock_file(&f).unwrap();
+        assert!(lock_file(&f).is_err());
+        drop((again, lf));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only run/ left"
+        );
     }
 }

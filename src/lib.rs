@@ -13,6 +13,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod interrupt;
 pub mod io;
 pub mod model;
 pub mod nn;

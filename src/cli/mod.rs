@@ -70,6 +70,7 @@ pub(crate) struct Global {
 
 /// Run the program; returns the process exit code.
 pub fn main() -> i32 {
+    crate::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -234,6 +234,7 @@ fn train_all(pairs: &[(u8, f32)], group: usize, o: TrainOpts, g: Global) -> Resu
     }
     let data = o.data.load(None)?;
     check_model_fits(&model, &o.model, &data)?;
+    let _lock = crate::io::lock_dir(&o.out)?;
     let len = model.arch.in_len();
     let ckpt = |c: &NoiseConfig| {
         o.out.join(
@@ -280,14 +281,22 @@ fn train_all(pairs: &[(u8, f32)], group: usize, o: TrainOpts, g: Global) -> Resu
                 .map(|s| format!("{}:{:.2}", s.cfg.target, s.batch_fooling))
                 .collect();
             pb.set_message(format!("fooling {}", msg.join(" ")));
-            if o.checkpoint_every > 0 {
+            let stop = crate::interrupt::requested();
+            if o.checkpoint_every > 0 || stop {
                 for s in sts {
-                    if s.step % o.checkpoint_every == 0 && !s.done() {
+                    let due = o.checkpoint_every > 0 && s.step % o.checkpoint_every == 0;
+                    if (due || stop) && !s.done() {
                         noise_file::save_checkpoint(&ckpt(&s.cfg), s, input, &model_sha)?;
                     }
                 }
             }
-            Ok(())
+            crate::interrupt::check(|| {
+                let step = sts.iter().map(|s| s.step).min().unwrap_or(0);
+                format!(
+                    "noise training stopped at step {step}; checkpoints written beside the \
+                     outputs: run the same command with --resume to continue"
+                )
+            })
         })?;
         pb.finish_and_clear();
         for s in chunk.iter() {

@@ -197,6 +197,7 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
             .map(Vec::len)
             .collect(),
     };
+    let _lock = crate::io::lock_dir(&out)?;
     let mut run = Run::open_or_create(
         &out,
         SweepFile {
@@ -235,6 +236,14 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
             ));
             run.record(row)?;
             pb.inc(1);
+            crate::interrupt::check(|| {
+                format!(
+                    "sweep stopped with {} rows recorded in {} ({} to go); run the same command to continue",
+                    run.rows.len(),
+                    out.display(),
+                    todo.len() - pb.position() as usize
+                )
+            })?;
         }
         pb.finish_and_clear();
     }

@@ -145,6 +145,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             m
         }
     };
+    let _lock = crate::io::lock_file(&a.out)?;
     let io = TrainIo {
         checkpoint: Some(side_file(&a.out, "ckpt.safetensors")),
         checkpoint_every: a.checkpoint_every,

@@ -155,12 +155,7 @@ impl Run {
                 rows,
             });
         }
-        if dir.exists()
-            && std::fs::read_dir(dir)
-                .map_err(|e| Error::io(dir, e))?
-                .next()
-                .is_some()
-        {
+        if dir.exists() && !crate::io::holds_only_parana_files(dir)? {
             return Err(Error::file(
                 dir,
                 "exists, is not empty and holds no sweep.json; choose another --out",

@@ -252,10 +252,29 @@ pub fn train(
                 write_log(log, &rows)?;
             }
         }
+        let due = (io.checkpoint_every > 0 && done % io.checkpoint_every == 0) || is_last;
         if let Some(ck) = &io.checkpoint
-            && ((io.checkpoint_every > 0 && done % io.checkpoint_every == 0) || is_last)
+            && due
         {
             checkpoint::save(ck, model, &adam, cfg, done)?;
+        }
+        if !is_last && crate::interrupt::requested() {
+            let how = match &io.checkpoint {
+                Some(ck) => {
+                    if !due {
+                        checkpoint::save(ck, model, &adam, cfg, done)?;
+                    }
+                    format!(
+                        "checkpoint {} written; run the same command with --resume to continue",
+                        ck.display()
+                    )
+                }
+                None => "no checkpoint is kept, so it cannot be resumed".into(),
+            };
+            return Err(Error::Interrupted(format!(
+                "training stopped after step {done} of {}; {how}",
+                cfg.steps
+            )));
         }
         on_step(&StepInfo {
             step: done,

@@ -1,0 +1,44 @@
+//! Ctrl-C. The first press asks long jobs (training, noise training,
+//! sweeps) to stop at their next safe point — after a step with its
+//! checkpoint written, after a recorded row — and to say how to resume; a
+//! second press exits at once (every output is written atomically, so even
+//! that leaves no half-written file).
+
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Only async-signal-safe work here: an atomic swap and _exit.
+    if REQUESTED.swap(true, Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+}
+
+/// Install the Ctrl-C handler (the CLI does, once, at start).
+pub fn install() {
+    #[cfg(unix)]
+    // SAFETY: the handler only touches an atomic and calls _exit.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+/// Whether Ctrl-C was pressed.
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
+}
+
+/// `Err(Error::Interrupted(msg()))` when Ctrl-C was pressed.
+pub fn check(msg: impl FnOnce() -> String) -> Result<()> {
+    if requested() {
+        Err(Error::Interrupted(msg()))
+    } else {
+        Ok(())
+    }
+}
