@@ -72,6 +72,13 @@ pub fn conv_matrix(
 /// The decoupled form of a CNN model, as a compiled sparse model file (an
 /// MLP whose first layers are the convolution matrices).
 pub fn decouple(model: &Model) -> Result<TensorFile> {
+    Ok(to_file(model, &matrices(model)?))
+}
+
+/// The decoupled network's layers, first to last: each convolution's
+/// matrix, then the fully connected layers (the first one's columns in
+/// `(h, w, c)` order), each with its biases.
+pub fn matrices(model: &Model) -> Result<Vec<(Csr, Vec<f32>)>> {
     let arch = &model.arch;
     if arch.convs.is_empty() {
         return Err(Error::input(format!(
@@ -113,6 +120,13 @@ pub fn decouple(model: &Model) -> Result<TensorFile> {
         };
         mats.push((Csr::from_dense(&dense, o, i), b));
     }
+    Ok(mats)
+}
+
+/// The sparse model file of the decoupled layers `mats` of `model` (its
+/// metadata, head and original architecture recorded).
+pub fn to_file(model: &Model, mats: &[(Csr, Vec<f32>)]) -> TensorFile {
+    let arch = &model.arch;
     let n = mats.len();
     let dims: Vec<usize> = mats.iter().map(|(m, _)| m.rows()).collect();
     let out_arch = Arch {
@@ -153,7 +167,7 @@ pub fn decouple(model: &Model) -> Result<TensorFile> {
     f.meta
         .insert("neurons_removed".into(), js(&vec![0usize; n - 1]));
     f.meta.insert("head".into(), model.head.name().into());
-    Ok(f)
+    f
 }
 
 fn js<T: serde::Serialize + ?Sized>(v: &T) -> String {
