@@ -148,6 +148,10 @@ impl Csr {
     pub fn val(&self) -> &[f32] {
         &self.val
     }
+    /// Every stored weight, to overwrite in place (the structure stays).
+    pub(crate) fn val_mut(&mut self) -> &mut [f32] {
+        &mut self.val
+    }
     /// Number of stored weights in row `r`.
     pub fn row_len(&self, r: usize) -> usize {
         self.ptr[r + 1] - self.ptr[r]

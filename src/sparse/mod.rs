@@ -7,6 +7,8 @@
 //!   time dispatch to AVX-512 / AVX2 and a portable fallback.
 //! - [`linear`]: [`SparseLinear`], a [`Layer`] that replaces a
 //!   [`Linear`](crate::nn::Linear) (and the ReLU after it).
+//! - [`trainable`]: [`SparseTrainable`], the same with backward and
+//!   parameters, for pruning and fine-tuning decoupled CNNs.
 //! - [`sparsify`]: turn the linear layers of a network sparse where that is
 //!   faster (density at most [`MAX_DENSITY`]).
 //! - [`consolidate`]: remove the neurons pruning has cut off.
@@ -24,9 +26,11 @@ pub mod file;
 pub mod kernel;
 pub mod linear;
 pub mod plot;
+pub mod trainable;
 
 pub use csr::Csr;
 pub use linear::SparseLinear;
+pub use trainable::SparseTrainable;
 
 use crate::nn::{Layer, Sequential};
 
