@@ -29,8 +29,9 @@ use std::time::Instant;
 /// Largest accepted difference between the paths' outputs.
 pub const TOLERANCE: f32 = 1e-4;
 
-/// Seconds of timed runs aimed at per record (at least one repetition):
-/// keeps batch 10,000 on the decoupled CNN to a few runs.
+/// Seconds of timed runs aimed at per record (at least three repetitions,
+/// one above 2000 samples): keeps batch 10,000 on the decoupled CNN to a
+/// few runs.
 const BUDGET_S: f64 = 1.5;
 
 /// One measurement: a layer (or the whole network) at one sparsity and
@@ -345,7 +346,12 @@ fn time_paths(
             TOLERANCE * size
         )));
     }
-    let reps = reps.min((BUDGET_S / warm.max(1e-9)) as usize).max(1);
+    // At least three repetitions (a median) unless one run is a whole
+    // chunked batch of the big networks.
+    let floor = if batch > EVAL_BATCH { 1 } else { 3 };
+    let reps = reps
+        .min((BUDGET_S / warm.max(1e-9)) as usize)
+        .max(floor.min(reps));
     let mut t = vec![Vec::with_capacity(reps); nets.len()];
     for _ in 0..reps {
         for (k, net) in nets.iter_mut().enumerate() {
