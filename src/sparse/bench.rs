@@ -19,7 +19,10 @@
 
 use super::{Csr, MAX_DENSITY, SparseLinear, chain, kernel, magnitude_keep};
 use crate::error::{Error, Result};
-use crate::model::{Model, eval::EVAL_BATCH};
+use crate::model::{
+    Model,
+    eval::{EVAL_BATCH, eval_batch},
+};
 use crate::nn::{Layer, Linear, Mode, Relu, Sequential};
 use crate::rng::Rng;
 use crate::tensorfile::TensorFile;
@@ -47,8 +50,8 @@ pub struct Record {
     /// Fraction of each weight matrix pruned (of its present taps, for
     /// decoupled convolutions).
     pub sparsity: f64,
-    /// Samples per forward pass (above 2000: in chunks of 2000, as
-    /// `parana eval` runs).
+    /// Samples per forward pass (larger ones in chunks, as `parana eval`
+    /// runs them: 2000 for the dense path, 256 with sparse layers).
     pub batch: usize,
     /// Dense path (the unpruned network's structure), median ms.
     pub dense_ms: f64,
@@ -273,14 +276,19 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Forward `batch` samples through `net` in chunks of at most
-/// [`EVAL_BATCH`], every chunk on (the start of) `x`; the last chunk's
-/// outputs are left in `out`.
+/// Forward `batch` samples through `net` in chunks as `parana eval` runs
+/// them ([`eval_batch`]: 2000, 256 with sparse layers), every chunk on (the
+/// start of) `x`; the last chunk's outputs are left in `out`. A partial
+/// chunk goes first, so the last one is the fullest (the outputs checked).
 fn run_net(net: &mut Sequential, x: &[f32], batch: usize, out: &mut Vec<f32>) {
     let (len, o) = (net.in_len(), net.out_len());
+    let per = eval_batch(net);
     let mut left = batch;
     while left > 0 {
-        let b = left.min(EVAL_BATCH);
+        let b = match left % per {
+            0 => per,
+            r => r,
+        };
         let y = net.forward(&x[..b * len], b, Mode::Eval);
         if left == b {
             out.clear();
