@@ -173,6 +173,14 @@ fn decoupled_cnn_prune_fine_tune_and_sweep() {
         "{w0}: {csv}"
     );
 
+    // Compiling it again (dense consolidation) is refused, not mangled.
+    let o = parana()
+        .args(["compile", "--model", &pruned, "--out", &p("c.safetensors")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already sparse"));
+
     // Per-row scope has no meaning for sparse rows: a one-line error.
     let o = run(&[
         "prune",

@@ -283,7 +283,11 @@ fn sparse_subject(model: &str) -> Result<crate::sparse::bench::Subject> {
     let path = std::path::Path::new(model);
     let (name, m) = if path.exists() {
         let m = crate::model::file::load(path)?;
-        if m.net.layers().iter().any(|l| l.kind() == "sparse_linear") {
+        if m.net
+            .layers()
+            .iter()
+            .any(|l| l.kind().starts_with("sparse_"))
+        {
             return Err(crate::Error::file(
                 path,
                 "already sparse; give the dense (pruned or not) model file",

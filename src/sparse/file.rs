@@ -32,6 +32,17 @@ pub fn dense_layers(model: &Model) -> Result<Vec<DenseLayer>> {
             model.arch.describe()
         )));
     }
+    if model
+        .net
+        .layers()
+        .iter()
+        .any(|l| l.kind().starts_with("sparse_"))
+    {
+        return Err(Error::input(format!(
+            "{} is already sparse (compiled or decoupled): use it as it is",
+            model.arch.describe()
+        )));
+    }
     let mut out = Vec::new();
     for l in model.net.layers() {
         if l.kind() != "linear" {
