@@ -148,6 +148,46 @@ fn decoupled_cnn_prune_fine_tune_and_sweep() {
         "{before} -> {after}"
     );
 
+    // Interrupted at step 40 and resumed: exactly the uninterrupted run's
+    // weights (the checkpoint of a decoupled model is in its format too).
+    let (a, b) = (p("a.safetensors"), p("b.safetensors"));
+    let ft_args = |out: &str, steps: &str| {
+        vec![
+            "train".to_string(),
+            "--init".into(),
+            pruned.clone(),
+            "--keep-mask".into(),
+            "--steps".into(),
+            steps.into(),
+            "--checkpoint-every".into(),
+            "20".into(),
+            "--out".into(),
+            out.into(),
+            "--json".into(),
+        ]
+    };
+    let go = |v: Vec<String>| {
+        let r: Vec<&str> = v.iter().map(String::as_str).collect();
+        json(&run(&r))
+    };
+    go(ft_args(&a, "60"));
+    go(ft_args(&b, "40"));
+    let mut resume = ft_args(&b, "60");
+    resume.push("--resume".into());
+    go(resume);
+    let (fa, fb) = (
+        TensorFile::load(Path::new(&a)).unwrap(),
+        TensorFile::load(Path::new(&b)).unwrap(),
+    );
+    assert_eq!(
+        fa.tensors["layers.1.values"].data,
+        fb.tensors["layers.1.values"].data
+    );
+    assert_eq!(
+        fa.tensors["layers.3.bias"].data,
+        fb.tensors["layers.3.bias"].data
+    );
+
     // A sweep at two ratios: rows with the weights left per layer.
     let run_dir = p("sweep");
     let o = run(&[
