@@ -1,6 +1,7 @@
 """PyTorch reference timing for the article CNN's conv layers (forward +
-backward, batch 64, 2 threads). Compare with `cargo run --release --example
-conv_bench`. Usage: python3 bench/conv_torch.py [iters] [--convs-only]
+backward, batch 64, 2 threads). Compare the forward column with the `conv ms`
+of `parana bench sparse --model article-cnn --sparsity 0 --batch 64` (per
+layer, with ReLU) and the whole step with `parana bench train`. Usage: python3 bench/conv_torch.py [iters] [--convs-only]
 [--threads N]. Prints median and min wall time, and CPU time per run (the
 steadier figure when other jobs share the machine)."""
 import sys, time, statistics

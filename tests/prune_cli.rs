@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mnist, mnist_dir, parana};
+use common::mnist;
 use parana::model::{Arch, Model, file, init};
 use parana::nn::Head;
 use parana::tensorfile::TensorFile;
@@ -17,12 +17,7 @@ fn small_model(dir: &Path) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    let d = mnist_dir();
-    parana()
-        .args(args)
-        .args(["--data-dir", d.to_str().unwrap()])
-        .output()
-        .unwrap()
+    common::run_on_mnist(args)
 }
 
 fn zeros(t: &parana::tensorfile::Tensor) -> usize {

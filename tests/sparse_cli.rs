@@ -189,3 +189,64 @@ fn decoupled_cnn_classifies_like_the_cnn() {
     let o = run(&["decouple", "--model", &dec]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_sparse_decoupled_cnn_json_plot_and_files() {
+    use parana::model::{Arch, Model, arch::parse_convs, init::init};
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Model::new(
+        Arch::custom(vec![16], parse_convs("3x3x4,5x5x3").unwrap()).unwrap(),
+        parana::nn::Head::Sce,
+    );
+    init(&mut m, 3);
+    let cnn = dir.path().join("tiny.safetensors");
+    file::save(&m, &cnn).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&[
+        "bench",
+        "sparse",
+        "--model",
+        cnn.to_str().unwrap(),
+        "--sparsity",
+        "0,90",
+        "--batch",
+        "1,64",
+        "--reps",
+        "1",
+        "--json",
+        "--plot",
+        out.to_str().unwrap(),
+        "--save-dir",
+        out.to_str().unwrap(),
+    ]);
+    let r = json(&o);
+    let recs = r.as_array().unwrap();
+    // 2 sparsities x 2 batches x (2 convolutions + 2 fc layers + all).
+    assert_eq!(recs.len(), 20);
+    for rec in recs {
+        assert_eq!(rec["model"], "tiny");
+        assert!(rec["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{rec}");
+        assert!(rec["sparse_ms"].as_f64().unwrap() > 0.0, "{rec}");
+        assert!(rec["of_ideal"].as_f64().is_some(), "{rec}");
+    }
+    let conv90 = recs
+        .iter()
+        .find(|r| r["kind"] == "conv" && r["sparsity"] == 0.9)
+        .unwrap();
+    assert!(conv90["conv_ms"].as_f64().is_some(), "{conv90}");
+    // 90% of the present taps pruned: the ideal is 10x.
+    assert!(
+        (conv90["ideal_speedup"].as_f64().unwrap() - 10.0).abs() < 0.1,
+        "{conv90}"
+    );
+    for f in [
+        "bench-sparse.svg",
+        "bench-sparse.png",
+        "tiny-s90.sparse.safetensors",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // The saved pruned decoupled network loads and evaluates.
+    let mut d = file::load(&out.join("tiny-s90.sparse.safetensors")).unwrap();
+    assert_eq!(d.logits(&vec![0.5; 784], 1).len(), 10);
+}

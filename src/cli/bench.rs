@@ -37,11 +37,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Time the sparse engine against the dense path on a pruned preset,
-    /// per layer and end to end.
-    #[command(after_help = "Example:\n  parana bench sparse --json > sparse.json")]
+    /// Time the sparse engine against the dense path on a pruned network,
+    /// per layer and end to end (CNNs decoupled, each matrix pruned by
+    /// magnitude among its present taps).
+    #[command(
+        after_help = "Examples:\n  parana bench sparse --json > sparse.json\n  parana bench sparse --model article-cnn --sparsity 0,90 --batch 1,256 --plot bench-out/\n  parana bench sparse --model cnn.safetensors --sparsity 90 --batch 256 --save-dir sp/"
+    )]
     Sparse {
-        /// Preset network (an MLP).
+        /// Preset (article-mlp, seed-mlp, article-cnn: freshly initialised)
+        /// or a model file (an MLP or a CNN).
         #[arg(long, default_value = "article-mlp")]
         model: String,
         /// Sparsities in percent, comma separated.
@@ -50,18 +54,24 @@ pub enum BenchCommand {
         /// Batch sizes, comma separated.
         #[arg(long, default_value = "1,32,256,10000", value_delimiter = ',')]
         batch: Vec<usize>,
-        /// Repetitions at batch 256 (more for small batches, fewer for large).
+        /// Repetitions at batch 256 (more for small batches, fewer for
+        /// large; each record stops after about 1.5 s of runs).
         #[arg(long, default_value_t = 15)]
         reps: usize,
         /// Print a JSON array of records (model, layer, sparsity, batch,
         /// dense_ms, sparse_ms, speedup, ...).
         #[arg(long)]
         json: bool,
-        /// Also write each pruned network, compiled, as
-        /// DIR/<model>-s<sparsity>.sparse.safetensors (for
-        /// bench/sparse_torch.py).
+        /// Also write each pruned network as
+        /// DIR/<model>-s<sparsity>.sparse.safetensors (compiled for MLPs,
+        /// decoupled for CNNs; for bench/sparse_torch.py).
         #[arg(long)]
         save_dir: Option<std::path::PathBuf>,
+        /// Write DIR/bench-sparse.svg and .png: end-to-end speed-up over the
+        /// dense path against sparsity, one line per batch size, and the
+        /// ideal.
+        #[arg(long)]
+        plot: Option<std::path::PathBuf>,
     },
     /// Time a pruning sweep (abs, act, combined; clean + 8 noises over 10k
     /// test images) on a few ratios and extrapolate the full article sweep.
@@ -151,17 +161,16 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             reps,
             json,
             save_dir,
-        } => {
-            if let Some(dir) = &save_dir {
-                for s in &sparsity {
-                    let mut m = bench::model(&model, crate::nn::Head::Sce)?;
-                    crate::sparse::prune_magnitude(&mut m.net, s / 100.0);
-                    let (f, _) = crate::sparse::file::compile(&m)?;
-                    f.save(&dir.join(format!("{model}-s{s}.sparse.safetensors")))?;
-                }
-            }
-            sparse(&model, &sparsity, &batch, reps, json)
-        }
+            plot,
+        } => sparse(
+            &model,
+            &sparsity,
+            &batch,
+            reps,
+            json,
+            save_dir.as_deref(),
+            plot.as_deref(),
+        ),
         BenchCommand::Sweep {
             model,
             noise,
@@ -262,7 +271,41 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
     }
 }
 
-fn sparse(model: &str, sparsity: &[f64], batch: &[usize], reps: usize, json: bool) -> Result<()> {
+/// The preset or model file `model` to benchmark.
+fn sparse_subject(model: &str) -> Result<crate::sparse::bench::Subject> {
+    let path = std::path::Path::new(model);
+    let (name, m) = if path.exists() {
+        let m = crate::model::file::load(path)?;
+        if m.net
+            .layers()
+            .iter()
+            .any(|l| l.kind().starts_with("sparse_"))
+        {
+            return Err(crate::Error::file(
+                path,
+                "already sparse; give the dense (pruned or not) model file",
+            ));
+        }
+        let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or(model);
+        (stem.trim_end_matches(".safetensors").to_string(), m)
+    } else {
+        (
+            model.to_string(),
+            bench::model(model, crate::nn::Head::Sce)?,
+        )
+    };
+    crate::sparse::bench::Subject::new(&name, m)
+}
+
+fn sparse(
+    model: &str,
+    sparsity: &[f64],
+    batch: &[usize],
+    reps: usize,
+    json: bool,
+    save_dir: Option<&std::path::Path>,
+    plot: Option<&std::path::Path>,
+) -> Result<()> {
     if let Some(s) = sparsity.iter().find(|s| !(0.0..=100.0).contains(*s)) {
         return Err(crate::Error::input(format!(
             "--sparsity {s} is outside 0..100 (percent)"
@@ -271,37 +314,52 @@ fn sparse(model: &str, sparsity: &[f64], batch: &[usize], reps: usize, json: boo
     if batch.contains(&0) {
         return Err(crate::Error::input("--batch sizes must be at least 1"));
     }
+    let subject = sparse_subject(model)?;
+    if let Some(dir) = save_dir {
+        for s in sparsity {
+            let f = subject.pruned_file(s / 100.0)?;
+            f.save(&dir.join(format!("{}-s{s}.sparse.safetensors", subject.name)))?;
+        }
+    }
     let fractions: Vec<f64> = sparsity.iter().map(|s| s / 100.0).collect();
     if !json {
         println!(
-            "{:<12} {:>9} {:>6} {:>11} {:>11} {:>11} {:>8} {:>7} {:>9}",
+            "{:<10} {:>5} {:>9} {:>6} {:>11} {:>11} {:>11} {:>11} {:>8} {:>7} {:>9}",
             "layer",
+            "kind",
             "sparsity",
             "batch",
             "dense ms",
             "sparse ms",
             "auto ms",
+            "conv ms",
             "speedup",
             "ideal",
             "max diff"
         );
     }
-    let recs = crate::sparse::bench::run(model, &fractions, batch, reps.max(1), |r| {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |a| format!("{a:.3}"));
+    let recs = crate::sparse::bench::run(&subject, &fractions, batch, reps.max(1), |r| {
         if !json {
             println!(
-                "{:<12} {:>8.0}% {:>6} {:>11.3} {:>11.3} {:>11} {:>7.2}x {:>6.1}x {:>9.1e}",
+                "{:<10} {:>5} {:>8.0}% {:>6} {:>11.3} {:>11.3} {:>11} {:>11} {:>7.2}x {:>6.1}x {:>9.1e}",
                 r.layer,
+                r.kind,
                 100.0 * r.sparsity,
                 r.batch,
                 r.dense_ms,
                 r.sparse_ms,
-                r.auto_ms.map_or(String::new(), |a| format!("{a:.3}")),
+                opt(r.auto_ms),
+                opt(r.conv_ms),
                 r.speedup,
                 r.ideal_speedup,
                 r.max_abs_diff
             );
         }
     })?;
+    if let Some(dir) = plot {
+        crate::sparse::plot::write(&recs, dir)?;
+    }
     if json {
         return print_json(&recs);
     }

@@ -26,7 +26,10 @@ pub struct CompileArgs {
 
 pub(super) fn run(a: CompileArgs, _g: Global) -> Result<()> {
     let model = crate::model::file::load(&a.model)?;
-    let (f, rep) = file::compile(&model)?;
+    let (f, rep) = file::compile(&model).map_err(|e| match e {
+        crate::Error::Input(m) => crate::Error::file(&a.model, m),
+        e => e,
+    })?;
     f.save(&a.out)?;
     if a.json {
         return print_json(&rep);

@@ -121,7 +121,9 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
                     format!("{} does not fit {}", m.arch.describe(), data.name),
                 ));
             }
-            if a.keep_mask {
+            if a.keep_mask && file::is_decoupled(&m) {
+                keep_masks = Some(crate::prune::file::nonzero_masks(&m));
+            } else if a.keep_mask {
                 let masks = crate::prune::file::masks_of(&f, &m, path)?;
                 crate::prune::file::zero_masked(&mut m, &masks);
                 // Carried into the output (as BOOL, whatever they were read as).

@@ -11,6 +11,25 @@ use serde::Serialize;
 /// activations stay around 50 MB.
 pub const EVAL_BATCH: usize = 2000;
 
+/// Images per forward pass for a network with sparse layers: their
+/// activations stay in panel layout from layer to layer, and 2000 samples
+/// of a 1500-wide layer (12 MB) fall out of L2, costing the sparse path
+/// ~40% per sample; 256 keep them cached (article-mlp at 90%, batch
+/// 10,000: 2.4-2.9x -> 3.6-3.7x over dense, measured with `parana bench
+/// sparse` under the same load), while the dense path barely notices.
+pub const SPARSE_EVAL_BATCH: usize = 256;
+
+/// Images per forward pass for `net`: [`SPARSE_EVAL_BATCH`] if any layer
+/// is sparse, else [`EVAL_BATCH`].
+pub fn eval_batch(net: &crate::nn::Sequential) -> usize {
+    let sparse = net.layers().iter().any(|l| l.kind().starts_with("sparse_"));
+    if sparse {
+        SPARSE_EVAL_BATCH
+    } else {
+        EVAL_BATCH
+    }
+}
+
 /// The result of evaluating a model on a split.
 #[derive(Clone, Debug, Serialize)]
 pub struct Evaluation {
@@ -32,10 +51,11 @@ pub fn predict(model: &mut Model, split: &Split) -> Vec<usize> {
     let n = split.len();
     let len = split.image_len();
     let classes = model.arch.classes;
-    let mut x = vec![0.0f32; EVAL_BATCH.min(n.max(1)) * len];
+    let per = eval_batch(&model.net);
+    let mut x = vec![0.0f32; per.min(n.max(1)) * len];
     let mut out = Vec::with_capacity(n);
     let idx: Vec<usize> = (0..n).collect();
-    for chunk in idx.chunks(EVAL_BATCH) {
+    for chunk in idx.chunks(per) {
         let b = chunk.len();
         split.gather_f32(chunk, &mut x[..b * len]);
         let logits = model.logits(&x[..b * len], b);

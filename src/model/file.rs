@@ -26,8 +26,12 @@ pub const FORMAT_VERSION: &str = "1";
 /// its weights (`masks.layers.0.weight`); loading a model ignores them.
 pub const MASK_PREFIX: &str = "masks.";
 
-/// The model as a [`TensorFile`] (tensors and metadata).
+/// The model as a [`TensorFile`] (tensors and metadata). A decoupled CNN
+/// (loaded from `parana decouple`'s output) stays in that sparse format.
 pub fn to_tensor_file(model: &Model) -> TensorFile {
+    if is_decoupled(model) {
+        return crate::sparse::decouple::file_of(model);
+    }
     let mut f = TensorFile::default();
     for (name, p) in model.named_params() {
         f.insert(name, p.shape.clone(), p.value.clone());
@@ -44,6 +48,15 @@ pub fn to_tensor_file(model: &Model) -> TensorFile {
         .insert("arch_description".into(), model.arch.describe());
     f.meta.insert("head".into(), model.head.name().into());
     f
+}
+
+/// Whether `model` is a decoupled CNN (has trainable sparse layers).
+pub fn is_decoupled(model: &Model) -> bool {
+    model
+        .net
+        .layers()
+        .iter()
+        .any(|l| l.kind() == "sparse_trainable")
 }
 
 /// Save `model` atomically to `path`.

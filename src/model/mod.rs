@@ -59,7 +59,8 @@ impl Model {
 
     /// PyTorch state-dict names of the parameters, in the order of
     /// [`Sequential::params`]: `convs.{i}.weight|bias` for convolutions,
-    /// `layers.{i}.weight|bias` for fully connected layers.
+    /// `layers.{i}.weight|bias` for fully connected layers (dense or
+    /// sparse, the weight of a sparse one being its stored values).
     pub fn param_names(&self) -> Vec<String> {
         let (mut ci, mut li) = (0, 0);
         let mut names = Vec::new();
@@ -69,7 +70,7 @@ impl Model {
                     ci += 1;
                     format!("convs.{}", ci - 1)
                 }
-                "linear" => {
+                "linear" | "sparse_trainable" => {
                     li += 1;
                     format!("layers.{}", li - 1)
                 }

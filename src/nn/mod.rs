@@ -137,6 +137,13 @@ pub trait Layer: Send {
     fn forward_relu(&mut self, _x: &[f32], _y: &mut [f32], _batch: usize, _mode: Mode) -> bool {
         false
     }
+    /// For a layer storing its weight sparsely (a `[nnz]` parameter, in
+    /// CSR order over `[out, in]`): the row pointers (`out + 1`) and the
+    /// input feature of each stored weight. `None` (the default): the
+    /// weight is dense, `[out, in, ...]`.
+    fn sparse_structure(&self) -> Option<(&[usize], &[u32])> {
+        None
+    }
     /// One-line description, e.g. `linear 784 -> 1500`.
     fn describe(&self) -> String {
         format!("{} {} -> {}", self.kind(), self.in_len(), self.out_len())

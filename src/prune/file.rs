@@ -8,6 +8,9 @@
 //! `pruning_ratio`, `pruning_scope`, `pruning_offset`, `pruning_layers`,
 //! `pruning_score_data`, `pruning_score_images`, `pruning_seed`,
 //! `pruned_from_sha256`. Loading such a file as a model ignores the masks.
+//!
+//! A pruned decoupled CNN is written in its sparse format instead, holding
+//! only the kept weights: the stored structure is its mask.
 
 use super::{Masks, scores};
 use crate::error::{Error, Result};
@@ -25,6 +28,12 @@ pub fn save(
     path: &Path,
 ) -> Result<()> {
     let mut f = file::to_tensor_file(model);
+    if file::is_decoupled(model) {
+        // The sparse format stores only the kept weights: no masks needed.
+        f.meta
+            .extend(meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+        return f.save(path);
+    }
     let names = model.param_names();
     let positions = scores::prunable_layers(model);
     // Parameter index of each prunable layer's weight.
@@ -94,6 +103,17 @@ pub fn masks_of(f: &TensorFile, model: &Model, path: &Path) -> Result<Vec<Option
         ));
     }
     Ok(out)
+}
+
+/// Keep masks of a decoupled model: its sparse file stores only the kept
+/// weights, so every non-zero weight is kept (one entry per parameter,
+/// biases `None`).
+pub fn nonzero_masks(model: &Model) -> Vec<Option<Vec<bool>>> {
+    model
+        .net
+        .params()
+        .map(|p| (p.name == "weight").then(|| p.value.iter().map(|&v| v != 0.0).collect()))
+        .collect()
 }
 
 /// Zero the weights of `model` that `masks` (per parameter) prune.

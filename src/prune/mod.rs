@@ -181,19 +181,32 @@ impl Pruner {
                 method.name()
             )));
         }
-        let weights: Vec<(&[f32], &[usize])> = layers
+        type Weight<'a> = (&'a [f32], &'a [usize], Option<&'a [u32]>);
+        let weights: Vec<Weight> = layers
             .iter()
             .map(|&k| {
-                let p = &model.net.layers()[positions[k]].params()[0];
-                (p.value.as_slice(), p.shape.as_slice())
+                let l = &model.net.layers()[positions[k]];
+                let p = &l.params()[0];
+                (
+                    p.value.as_slice(),
+                    p.shape.as_slice(),
+                    l.sparse_structure().map(|s| s.1),
+                )
             })
             .collect();
+        if scope == Scope::PerRow && weights.iter().any(|w| w.2.is_some()) {
+            return Err(Error::input(
+                "per-row scope is not available for sparse (decoupled) layers; use per-matrix or global",
+            ));
+        }
         let sizes = weights.iter().map(|w| w.0.len()).collect();
         let orders_for = |score: Score| -> Orders {
             let sc: Vec<Vec<f32>> = weights
                 .iter()
                 .zip(&layers)
-                .map(|(&(w, shape), &k)| scores::scores(score, w, shape, stats.map(|s| &s[k])))
+                .map(|(&(w, shape, cols), &k)| {
+                    scores::scores(score, w, shape, cols, stats.map(|s| &s[k]))
+                })
                 .collect();
             match scope {
                 Scope::PerMatrix => {
@@ -202,7 +215,7 @@ impl Pruner {
                 Scope::PerRow => Orders::PerRow(
                     sc.iter()
                         .zip(&weights)
-                        .map(|(s, (_, shape))| {
+                        .map(|(s, (_, shape, _))| {
                             let cols: usize = shape[1..].iter().product();
                             (select::row_orders(s, cols), cols)
                         })

@@ -35,15 +35,15 @@ pub enum Score {
     Wanda,
 }
 
-/// Positions in the model's layer list of the prunable layers (linear and
-/// convolution), in order. Prunable layer `k` is the `k`-th of these.
+/// Positions in the model's layer list of the prunable layers (linear,
+/// convolution and sparse linear), in order. Prunable layer `k` is the `k`-th of these.
 pub fn prunable_layers(model: &Model) -> Vec<usize> {
     model
         .net
         .layers()
         .iter()
         .enumerate()
-        .filter(|(_, l)| matches!(l.kind(), "linear" | "conv2d"))
+        .filter(|(_, l)| matches!(l.kind(), "linear" | "conv2d" | "sparse_trainable"))
         .map(|(i, _)| i)
         .collect()
 }
@@ -111,11 +111,21 @@ pub fn input_stats(model: &mut Model, split: &Split, idx: &[usize]) -> Vec<Input
         .collect()
 }
 
-/// Scores of the weight tensor `w` (PyTorch layout `[out, in, ...]`).
-pub fn scores(kind: Score, w: &[f32], shape: &[usize], stats: Option<&InputStats>) -> Vec<f32> {
-    let inner: usize = shape[1..].iter().product();
-    let taps: usize = shape[2..].iter().product();
-    let feature = |j: usize| (j % inner) / taps;
+/// Scores of the weight tensor `w` (PyTorch layout `[out, in, ...]`, or
+/// the stored values of a sparse layer whose input features are `cols`).
+pub fn scores(
+    kind: Score,
+    w: &[f32],
+    shape: &[usize],
+    cols: Option<&[u32]>,
+    stats: Option<&InputStats>,
+) -> Vec<f32> {
+    let inner: usize = shape.iter().skip(1).product();
+    let taps: usize = shape.iter().skip(2).product();
+    let feature = |j: usize| match cols {
+        Some(c) => c[j] as usize,
+        None => (j % inner) / taps,
+    };
     match (kind, stats) {
         (Score::Abs, _) | (_, None) => w.iter().map(|v| v.abs()).collect(),
         (Score::Act, Some(s)) => w
@@ -143,7 +153,7 @@ mod tests {
             mean: vec![2.0, 0.0, 0.0],
             norm: vec![10f64.sqrt(), 8f64.sqrt(), 0.0],
         };
-        let act = scores(Score::Act, &w, &[2, 3], Some(&s));
+        let act = scores(Score::Act, &w, &[2, 3], None, Some(&s));
         // |mean(W_ij x_i)| straight from the definition.
         let xs = [[1.0f32, -2.0, 0.0], [3.0, 2.0, 0.0]];
         for (j, a) in act.iter().enumerate() {
@@ -151,15 +161,21 @@ mod tests {
             let want = ((w[o * 3 + i] * xs[0][i] + w[o * 3 + i] * xs[1][i]) / 2.0).abs();
             assert!((a - want).abs() < 1e-6, "{j}: {a} vs {want}");
         }
-        let wanda = scores(Score::Wanda, &w, &[2, 3], Some(&s));
+        let wanda = scores(Score::Wanda, &w, &[2, 3], None, Some(&s));
         assert!((wanda[1] - 8f32.sqrt()).abs() < 1e-5);
-        assert_eq!(scores(Score::Abs, &w, &[2, 3], None)[5], 3.0);
+        assert_eq!(scores(Score::Abs, &w, &[2, 3], None, None)[5], 3.0);
         // Convolution [out=1, in=2, 1, 2]: taps 0,1 read channel 0; 2,3 channel 1.
         let cs = InputStats {
             mean: vec![1.0, -2.0],
             norm: vec![1.0, 1.0],
         };
-        let c = scores(Score::Act, &[1.0, -1.0, 1.0, 0.5], &[1, 2, 1, 2], Some(&cs));
+        let c = scores(
+            Score::Act,
+            &[1.0, -1.0, 1.0, 0.5],
+            &[1, 2, 1, 2],
+            None,
+            Some(&cs),
+        );
         assert_eq!(c, vec![1.0, 1.0, 2.0, 1.0]);
     }
 }

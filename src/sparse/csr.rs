@@ -148,6 +148,10 @@ impl Csr {
     pub fn val(&self) -> &[f32] {
         &self.val
     }
+    /// Every stored weight, to overwrite in place (the structure stays).
+    pub(crate) fn val_mut(&mut self) -> &mut [f32] {
+        &mut self.val
+    }
     /// Number of stored weights in row `r`.
     pub fn row_len(&self, r: usize) -> usize {
         self.ptr[r + 1] - self.ptr[r]
@@ -160,6 +164,53 @@ impl Csr {
             .zip(&self.val[s..e])
             .map(|(&c, &v)| (c as usize, v))
     }
+    /// The matrix with only the stored weights where `keep` (one entry per
+    /// stored weight) is true.
+    pub fn retain(&self, keep: &[bool]) -> Csr {
+        assert_eq!(keep.len(), self.nnz(), "one flag per stored weight");
+        let mut ptr = Vec::with_capacity(self.rows + 1);
+        let (mut idx, mut val) = (Vec::new(), Vec::new());
+        ptr.push(0);
+        for w in self.ptr.windows(2) {
+            let (s, e) = (w[0], w[1]);
+            for ((&i, &v), _) in self.idx[s..e]
+                .iter()
+                .zip(&self.val[s..e])
+                .zip(&keep[s..e])
+                .filter(|(_, k)| **k)
+            {
+                idx.push(i);
+                val.push(v);
+            }
+            ptr.push(idx.len());
+        }
+        Csr {
+            ptr,
+            idx,
+            val,
+            ..*self
+        }
+    }
+
+    /// The same structure with the stored weights where `keep` is false set
+    /// to (stored) zeros: it costs what the unpruned matrix costs and
+    /// computes what the pruned one computes.
+    pub fn zero_where_not(&self, keep: &[bool]) -> Csr {
+        assert_eq!(keep.len(), self.nnz(), "one flag per stored weight");
+        let val = self
+            .val
+            .iter()
+            .zip(keep)
+            .map(|(&v, &k)| if k { v } else { 0.0 })
+            .collect();
+        Csr {
+            ptr: self.ptr.clone(),
+            idx: self.idx.clone(),
+            val,
+            ..*self
+        }
+    }
+
     /// Whether column `c` has no stored weight.
     pub fn empty_cols(&self) -> Vec<bool> {
         let mut empty = vec![true; self.cols];
@@ -184,6 +235,13 @@ mod tests {
         assert_eq!(c.to_dense(), w);
         assert_eq!(c.empty_cols(), vec![false, false, false]);
         assert_eq!(Csr::from_dense(&[0.0; 6], 2, 3).empty_cols(), vec![true; 3]);
+        let keep = [true, false, false, true];
+        assert_eq!(
+            c.retain(&keep).to_dense(),
+            [0.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]
+        );
+        let z = c.zero_where_not(&keep);
+        assert_eq!((z.nnz(), z.to_dense()), (4, c.retain(&keep).to_dense()));
     }
 
     #[test]

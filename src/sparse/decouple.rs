@@ -72,6 +72,13 @@ pub fn conv_matrix(
 /// The decoupled form of a CNN model, as a compiled sparse model file (an
 /// MLP whose first layers are the convolution matrices).
 pub fn decouple(model: &Model) -> Result<TensorFile> {
+    Ok(to_file(model, &matrices(model)?))
+}
+
+/// The decoupled network's layers, first to last: each convolution's
+/// matrix, then the fully connected layers (the first one's columns in
+/// `(h, w, c)` order), each with its biases.
+pub fn matrices(model: &Model) -> Result<Vec<(Csr, Vec<f32>)>> {
     let arch = &model.arch;
     if arch.convs.is_empty() {
         return Err(Error::input(format!(
@@ -113,6 +120,41 @@ pub fn decouple(model: &Model) -> Result<TensorFile> {
         };
         mats.push((Csr::from_dense(&dense, o, i), b));
     }
+    Ok(mats)
+}
+
+/// The file of a decoupled model as loaded (and maybe pruned or trained
+/// since): every fully connected layer, dense or sparse, as CSR of its
+/// non-zero weights, so a pruned model stores only the weights it keeps.
+pub fn file_of(model: &Model) -> TensorFile {
+    let mut mats = Vec::new();
+    for l in model.net.layers() {
+        let p = l.params();
+        match l.kind() {
+            "linear" => mats.push((
+                Csr::from_dense(&p[0].value, p[0].shape[0], p[0].shape[1]),
+                p[1].value.clone(),
+            )),
+            "sparse_trainable" => {
+                let (cols, rows) = (l.in_len(), l.out_len());
+                let Some((ptr, idx)) = l.sparse_structure() else {
+                    continue;
+                };
+                let keep: Vec<bool> = p[0].value.iter().map(|&v| v != 0.0).collect();
+                let w = Csr::new(rows, cols, ptr.to_vec(), idx.to_vec(), p[0].value.clone())
+                    .unwrap_or_else(|e| unreachable!("a layer's own structure: {e}"));
+                mats.push((w.retain(&keep), p[1].value.clone()));
+            }
+            _ => {}
+        }
+    }
+    to_file(model, &mats)
+}
+
+/// The sparse model file of the decoupled layers `mats` of `model` (its
+/// metadata, head and original architecture recorded).
+pub fn to_file(model: &Model, mats: &[(Csr, Vec<f32>)]) -> TensorFile {
+    let arch = &model.arch;
     let n = mats.len();
     let dims: Vec<usize> = mats.iter().map(|(m, _)| m.rows()).collect();
     let out_arch = Arch {
@@ -148,12 +190,14 @@ pub fn decouple(model: &Model) -> Result<TensorFile> {
     f.meta.insert("arch".into(), js(&out_arch));
     f.meta
         .insert("arch_description".into(), out_arch.describe());
-    f.meta.insert("original_arch".into(), js(arch));
+    if !arch.convs.is_empty() {
+        f.meta.insert("original_arch".into(), js(arch));
+    }
     f.meta.insert("decoupled".into(), "true".into());
     f.meta
         .insert("neurons_removed".into(), js(&vec![0usize; n - 1]));
     f.meta.insert("head".into(), model.head.name().into());
-    Ok(f)
+    f
 }
 
 fn js<T: serde::Serialize + ?Sized>(v: &T) -> String {

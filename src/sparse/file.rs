@@ -12,7 +12,7 @@
 //! a bad file is an error naming it, never a panic.
 
 use super::consolidate::{Consolidated, DenseLayer, consolidate};
-use super::{Csr, MAX_DENSITY, SparseLinear, chain};
+use super::{Csr, MAX_DENSITY, SparseLinear, SparseTrainable, chain};
 use crate::error::{Error, Result};
 use crate::model::{Arch, Model};
 use crate::nn::{Head, Layer, Linear, Relu};
@@ -29,6 +29,17 @@ pub fn dense_layers(model: &Model) -> Result<Vec<DenseLayer>> {
     if !model.arch.convs.is_empty() {
         return Err(Error::input(format!(
             "compile works on MLPs; {} has convolutions (decoupling them is not implemented yet)",
+            model.arch.describe()
+        )));
+    }
+    if model
+        .net
+        .layers()
+        .iter()
+        .any(|l| l.kind().starts_with("sparse_"))
+    {
+        return Err(Error::input(format!(
+            "{} is already sparse (compiled or decoupled): use it as it is",
             model.arch.describe()
         )));
     }
@@ -231,22 +242,28 @@ pub fn from_tensor_file_with(f: &TensorFile, path: &Path, max_density: f64) -> R
         .collect();
     let n = dims.len() - 1;
     let expected: usize = 4 * n;
-    if f.tensors.len() + f.ints.len() != expected {
+    // A training checkpoint adds the optimiser's state (`adam.*`).
+    let found = f.tensors.keys().filter(|k| !k.starts_with("adam.")).count() + f.ints.len();
+    if found != expected {
         return Err(Error::file(
             path,
             format!(
-                "{} tensors, expected {expected} for {} (4 per layer)",
-                f.tensors.len() + f.ints.len(),
+                "{found} tensors, expected {expected} for {} (4 per layer)",
                 arch.describe()
             ),
         ));
     }
+    // Decoupled CNNs are pruned and fine-tuned weight by weight: their
+    // sparse layers train ([`SparseTrainable`]).
+    let decoupled = f.meta.get("decoupled").map(String::as_str) == Some("true");
     let mut layers: Vec<std::result::Result<SparseLinear, Box<dyn Layer>>> = Vec::new();
     for i in 0..n {
         let (inp, out) = (dims[i], dims[i + 1]);
         let (csr, bias) = layer_csr(f, i, out, inp, path)?;
         let relu = i + 1 < n;
-        if csr.density() <= max_density {
+        if csr.density() <= max_density && decoupled {
+            layers.push(Err(Box::new(SparseTrainable::new(csr, bias, relu))));
+        } else if csr.density() <= max_density {
             layers.push(Ok(SparseLinear::new(csr, bias, relu)));
         } else {
             let mut l = Linear::new(inp, out);
@@ -295,7 +312,7 @@ pub fn summary(f: &TensorFile, path: &Path) -> Result<serde_json::Value> {
             "shape": [out, inp],
             "nnz": nnz,
             "sparsity": 1.0 - nnz as f64 / (out * inp).max(1) as f64,
-            "engine": if l.kind() == "sparse_linear" { "sparse" } else { "dense" },
+            "engine": if l.kind() == "linear" { "dense" } else { "sparse" },
             "neurons_removed": removed.get(i).copied().unwrap_or(0),
         }));
         i += 1;

@@ -447,7 +447,9 @@ fn unpack<const L: usize>(pan: &[f32], len: usize, n: usize, panels: bool, dst: 
 /// Panels of `L` samples: pack in, sparse product per panel, unpack out.
 /// Panels are split across threads when there are several; a single
 /// panel's output neurons are split otherwise. Full panels already in
-/// panel layout are read and written in place.
+/// panel layout are read and written in place (only a last, partial panel
+/// goes through the scratch buffers), so a chunk of 2000 samples between
+/// two sparse layers is not copied.
 #[allow(clippy::too_many_arguments)]
 fn paneled<const L: usize>(
     w: &Csr,
@@ -463,39 +465,57 @@ fn paneled<const L: usize>(
 ) {
     let (rows, cols) = (w.rows(), w.cols());
     let panels = batch.div_ceil(L);
-    let exact = batch.is_multiple_of(L);
-    let direct_in = layout.in_panels && exact;
-    let direct_out = layout.out_panels && exact;
-    if !direct_in {
-        s.xt.resize(panels * cols * L, 0.0);
-    }
-    if !direct_out {
-        s.yt.resize(panels * rows * L, 0.0);
-    }
+    let full = batch / L;
+    let direct_in = |p: usize| layout.in_panels && p < full;
+    let direct_out = |p: usize| layout.out_panels && p < full;
     let threads = rayon::current_num_threads();
-    if !direct_in {
+    if (0..panels).any(|p| !direct_in(p)) {
+        s.xt.resize(panels * cols * L, 0.0);
+        let fill = |(p, pan): (usize, &mut [f32])| {
+            if !direct_in(p) {
+                pack::<L>(x, cols, batch, layout.in_panels, p, pan)
+            }
+        };
         let xt = &mut s.xt[..panels * cols * L];
-        let fill =
-            |(p, pan): (usize, &mut [f32])| pack::<L>(x, cols, batch, layout.in_panels, p, pan);
         if par {
             xt.par_chunks_mut(cols * L).enumerate().for_each(fill);
         } else {
             xt.chunks_mut(cols * L).enumerate().for_each(fill);
         }
     }
-    let xt: &[f32] = if direct_in {
-        x
-    } else {
-        &s.xt[..panels * cols * L]
-    };
-    let yt: &mut [f32] = if direct_out {
-        &mut *y
-    } else {
-        &mut s.yt[..panels * rows * L]
-    };
+    let any_scratch_out = (0..panels).any(|p| !direct_out(p));
+    if any_scratch_out {
+        s.yt.resize(panels * rows * L, 0.0);
+    }
+    // Each panel's input and output: in place or in the scratch buffers.
+    let xs: Vec<&[f32]> = (0..panels)
+        .map(|p| {
+            if direct_in(p) {
+                &x[p * L * cols..(p + 1) * L * cols]
+            } else {
+                &s.xt[p * cols * L..(p + 1) * cols * L]
+            }
+        })
+        .collect();
+    let mut ys: Vec<&mut [f32]> = Vec::with_capacity(panels);
+    {
+        let mut scratch = s.yt.chunks_mut(rows * L);
+        for (p, yc) in y.chunks_mut(L * rows).enumerate() {
+            let t = if any_scratch_out {
+                scratch.next()
+            } else {
+                None
+            };
+            ys.push(match t {
+                Some(t) if !direct_out(p) => t,
+                _ => yc,
+            });
+        }
+    }
     let (idx, val) = (w.idx(), w.val());
     assert_eq!(tiles.bounds.len(), rows * (tiles.nt + 1));
     let run = |xp: &[f32], yp: &mut [f32], r: Range<usize>| {
+        assert!(xp.len() >= cols * L);
         rows_dispatch::<L>(Rows {
             tiles,
             idx,
@@ -508,15 +528,15 @@ fn paneled<const L: usize>(
         })
     };
     if !par {
-        for (xp, yp) in xt.chunks(cols * L).zip(yt.chunks_mut(rows * L)) {
+        for (xp, yp) in xs.into_iter().zip(ys) {
             run(xp, yp, 0..rows);
         }
     } else {
         // Split each panel's outputs so there are a few tasks per thread.
         let splits = (2 * threads).div_ceil(panels).max(1);
         let per = rows.div_ceil(splits).max(1);
-        yt.par_chunks_mut(rows * L)
-            .zip(xt.par_chunks(cols * L))
+        ys.into_par_iter()
+            .zip(xs.into_par_iter())
             .for_each(|(yp, xp)| {
                 yp.par_chunks_mut(per * L).enumerate().for_each(|(c, yc)| {
                     let start = c * per;
@@ -524,11 +544,14 @@ fn paneled<const L: usize>(
                 })
             });
     }
-    if direct_out {
+    if !any_scratch_out {
         return;
     }
     let yt: &[f32] = &s.yt[..panels * rows * L];
     let back = |(p, ys): (usize, &mut [f32])| {
+        if direct_out(p) {
+            return;
+        }
         let n = ys.len() / rows;
         unpack::<L>(
             &yt[p * rows * L..][..rows * L],

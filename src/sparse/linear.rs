@@ -53,6 +53,12 @@ impl SparseLinear {
         self.layout = layout;
     }
 
+    /// Overwrite the stored weights (same structure) and the biases.
+    pub(crate) fn set_values(&mut self, val: &[f32], bias: &[f32]) {
+        self.w.val_mut().copy_from_slice(val);
+        self.bias.copy_from_slice(bias);
+    }
+
     /// Whether ReLU is applied to the outputs.
     pub fn relu(&self) -> bool {
         self.relu

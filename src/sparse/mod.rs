@@ -7,13 +7,16 @@
 //!   time dispatch to AVX-512 / AVX2 and a portable fallback.
 //! - [`linear`]: [`SparseLinear`], a [`Layer`] that replaces a
 //!   [`Linear`](crate::nn::Linear) (and the ReLU after it).
+//! - [`trainable`]: [`SparseTrainable`], the same with backward and
+//!   parameters, for pruning and fine-tuning decoupled CNNs.
 //! - [`sparsify`]: turn the linear layers of a network sparse where that is
 //!   faster (density at most [`MAX_DENSITY`]).
 //! - [`consolidate`]: remove the neurons pruning has cut off.
 //! - [`file`]: compiled sparse model files (`parana compile`).
 //! - [`decouple`]: a CNN's convolutions as sparse matrices (`parana
 //!   decouple`).
-//! - [`bench`]: `parana bench sparse`.
+//! - [`bench`]: `parana bench sparse`, MLPs and decoupled CNNs.
+//! - [`plot`]: its figure (`--plot DIR`).
 
 pub mod bench;
 pub mod consolidate;
@@ -22,9 +25,12 @@ pub mod decouple;
 pub mod file;
 pub mod kernel;
 pub mod linear;
+pub mod plot;
+pub mod trainable;
 
 pub use csr::Csr;
 pub use linear::SparseLinear;
+pub use trainable::SparseTrainable;
 
 use crate::nn::{Layer, Sequential};
 
@@ -107,19 +113,27 @@ pub fn prune_magnitude(net: &mut Sequential, ratio: f64) {
         if p.name != "weight" {
             continue;
         }
-        let k = ((p.value.len() as f64) * ratio).floor() as usize;
-        let k = k.min(p.value.len());
-        let mut order: Vec<usize> = (0..p.value.len()).collect();
-        order.sort_by(|&a, &b| {
-            p.value[a]
-                .abs()
-                .total_cmp(&p.value[b].abs())
-                .then(a.cmp(&b))
-        });
-        for &i in &order[..k] {
-            p.value[i] = 0.0;
+        let keep = magnitude_keep(&p.value, ratio);
+        for (v, k) in p.value.iter_mut().zip(keep) {
+            if !k {
+                *v = 0.0;
+            }
         }
     }
+}
+
+/// Which of `values` survive pruning the smallest-magnitude fraction
+/// `ratio` of them (`k = floor(len * ratio)`, ties broken by index).
+pub fn magnitude_keep(values: &[f32], ratio: f64) -> Vec<bool> {
+    let k = ((values.len() as f64) * ratio).floor() as usize;
+    let k = k.min(values.len());
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()).then(a.cmp(&b)));
+    let mut keep = vec![true; values.len()];
+    for &i in &order[..k] {
+        keep[i] = false;
+    }
+    keep
 }
 
 #[cfg(test)]

@@ -160,9 +160,10 @@ pub fn predict(model: &mut Model, x: &[f32], n: usize, out: &mut Vec<u8>) {
     let len = model.arch.in_len();
     let classes = model.arch.classes;
     out.clear();
+    let per = SWEEP_BATCH.min(crate::model::eval::eval_batch(&model.net));
     let mut start = 0;
     while start < n {
-        let b = SWEEP_BATCH.min(n - start);
+        let b = per.min(n - start);
         let logits = model.logits(&x[start * len..(start + b) * len], b);
         out.extend(argmax_rows(logits, classes).map(|c| c as u8));
         start += b;

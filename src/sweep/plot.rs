@@ -14,7 +14,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+/// The font family to name in text styles (the embedded DejaVu Sans).
+pub(crate) const FAMILY: &str = "sans-serif";
 /// Size of one panel in pixels.
 const PANEL: (u32, u32) = (520, 480);
 
@@ -52,7 +53,7 @@ fn series<'a>(rows: &'a [Row], group: &str, method: &str) -> Vec<&'a Row> {
 }
 
 /// Tableau's ten colours (distinct on white), then plotters' palette.
-fn color(k: usize) -> RGBAColor {
+pub(crate) fn color(k: usize) -> RGBAColor {
     const T10: [(u8, u8, u8); 10] = [
         (31, 119, 180),
         (255, 127, 14),
@@ -74,7 +75,28 @@ fn color(k: usize) -> RGBAColor {
 /// One line of a panel: legend label, colour, points.
 type Line = (String, RGBAColor, Vec<(f64, f64)>);
 
-type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
+/// What drawing on a backend with error type `E` returns.
+pub(crate) type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
+
+/// A figure that can be drawn on any backend, rendered by [`svg_of`] and
+/// [`png_of`].
+pub(crate) trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draw the whole figure on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB::ErrorType>;
+}
+
+struct SweepFigure<'a>(&'a Settings, &'a [Row]);
+
+impl Figure for SweepFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        size(self.0)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB::ErrorType> {
+        draw(root, self.0, self.1)
+    }
+}
 
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -175,23 +197,35 @@ pub fn draw<DB: DrawingBackend>(
 
 /// The figure as SVG text.
 pub fn svg(s: &Settings, rows: &[Row]) -> Result<String> {
-    register_font()?;
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, size(s)).into_drawing_area();
-        draw(&root, s, rows).map_err(|e| Error::Other(format!("plot: {e:?}")))?;
-    }
-    Ok(out)
+    svg_of(&SweepFigure(s, rows))
 }
 
 /// The figure as PNG bytes.
 pub fn png(s: &Settings, rows: &[Row]) -> Result<Vec<u8>> {
+    png_of(&SweepFigure(s, rows))
+}
+
+/// A figure as SVG text.
+pub(crate) fn svg_of(fig: &impl Figure) -> Result<String> {
     register_font()?;
-    let (w, h) = size(s);
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, fig.size()).into_drawing_area();
+        fig.draw(&root)
+            .map_err(|e| Error::Other(format!("plot: {e:?}")))?;
+    }
+    Ok(out)
+}
+
+/// A figure as PNG bytes.
+pub(crate) fn png_of(fig: &impl Figure) -> Result<Vec<u8>> {
+    register_font()?;
+    let (w, h) = fig.size();
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw(&root, s, rows).map_err(|e| Error::Other(format!("plot: {e:?}")))?;
+        fig.draw(&root)
+            .map_err(|e| Error::Other(format!("plot: {e:?}")))?;
     }
     let mut bytes = Vec::new();
     {

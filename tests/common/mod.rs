@@ -24,6 +24,16 @@ pub fn parana() -> std::process::Command {
     c
 }
 
+/// Run `parana ARGS --data-dir <real MNIST>` to completion.
+pub fn run_on_mnist(args: &[&str]) -> std::process::Output {
+    let d = mnist_dir();
+    parana()
+        .args(args)
+        .args(["--data-dir", d.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 /// A small `lq` MLP (784-32-16-10) trained for 150 steps on real MNIST,
 /// saved as `dir/small.safetensors` with `dataset = mnist` metadata.
 pub fn small_model_file(dir: &std::path::Path) -> PathBuf {
