@@ -21,6 +21,7 @@ pub mod io;
 pub mod model;
 pub mod nn;
 pub mod prune;
+pub mod report;
 pub mod rng;
 pub mod sparse;
 pub mod sweep;
