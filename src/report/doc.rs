@@ -129,6 +129,7 @@ impl Doc {
                 }
             }
         }
+        out += CHECK_SCRIPT;
         out += "</body>\n</html>\n";
         out
     }
@@ -142,6 +143,23 @@ thead { background: #eee; }
 figure { margin: 1em 0 2em; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-style: italic; color: #555; }
+";
+
+/// Marks on `<body>` how many figures the page has and how many a browser
+/// drew with a non-empty box (`data-figures`, `data-figures-rendered`), so
+/// a headless browser's DOM dump tells whether every figure rendered.
+const CHECK_SCRIPT: &str = "<script>
+window.addEventListener('load', function () {
+  var figs = document.querySelectorAll('figure.figure svg');
+  var ok = 0;
+  figs.forEach(function (s) {
+    var b = s.getBBox(), r = s.getBoundingClientRect();
+    if (b.width > 0 && b.height > 0 && r.width > 0 && r.height > 0) { ok++; }
+  });
+  document.body.setAttribute('data-figures', String(figs.length));
+  document.body.setAttribute('data-figures-rendered', String(ok));
+});
+</script>
 ";
 
 /// HTML-escape text.

@@ -208,7 +208,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
                 n.steps,
                 n.optimizer,
                 n.batch,
-                n.lr.map(|v| v.to_string()).unwrap_or_else(|| "default".into()),
+                n.configs()?.first().map(|c| c.lr).unwrap_or(0.0),
                 n.seed
             ));
         }
