@@ -22,34 +22,34 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// Title of the report.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// A paragraph for the report.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Dataset name: mnist, fashion-mnist or kmnist.
     #[serde(default = "default_dataset")]
     pub dataset: String,
     /// Folder of the dataset's IDX files (default: the search path).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// The models, each trained and studied separately (`[[model]]`).
     #[serde(rename = "model")]
     pub models: Vec<ModelSpec>,
     /// Universal noise trained against every model.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<NoiseSpec>,
     /// Per-example attacks on every model.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attacks: Option<AttackSpec>,
     /// Whole-net pruning sweeps of every model.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSection>,
     /// Per-layer pruning sweeps of every model (`[per-layer]`).
     #[serde(default, rename = "per-layer")]
     pub per_layer: Option<SweepSection>,
     /// Sparse engine benchmarks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse: Option<SparseSpec>,
     /// Report options.
     #[serde(default)]
@@ -68,13 +68,13 @@ pub struct ModelSpec {
     pub name: String,
     /// Architecture preset (article-mlp, seed-mlp, article-cnn) unless
     /// `hidden` is given.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     /// Custom fully connected hidden widths.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
     /// Custom convolutions, e.g. `["5x5x8"]` (with `hidden`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<Vec<String>>,
     /// `lq` or `sce`.
     #[serde(default = "default_head")]
@@ -120,16 +120,16 @@ fn one() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct NoiseSpec {
     /// `article`: the article's eight (target, limit) pairs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
     /// Explicit (target, limit) pairs, e.g. `[[3, 0.25], [5, 0.1]]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<Vec<(u8, f32)>>,
     /// Training steps per noise.
     #[serde(default = "default_noise_steps")]
     pub steps: u64,
     /// Learning rate (default 0.1 for sgd, 0.01 for adam).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
     /// sgd or adam.
     #[serde(default = "default_optimizer")]
@@ -172,7 +172,7 @@ pub struct AttackSpec {
     #[serde(default = "one_usize")]
     pub restarts: usize,
     /// Attack only the first N test images.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<usize>,
     /// Seed of PGD's random starts.
     #[serde(default = "one")]
@@ -212,8 +212,12 @@ pub struct SweepSection {
     #[serde(default = "one")]
     pub seed: u64,
     /// Evaluate on the first N test images only.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<usize>,
+    /// Prunable layers (0-based, convolutions first): `[sweep]` prunes
+    /// them together, `[per-layer]` sweeps each alone (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<usize>>,
 }
 
 fn default_methods() -> Vec<String> {
@@ -504,6 +508,20 @@ impl Experiment {
             }
             if s.images == Some(0) {
                 return Err(e("images", "must be at least 1".into()));
+            }
+            for m in &self.models {
+                let a = m.arch()?;
+                let n = a.convs.len() + a.hidden.len() + 1;
+                if let Some(bad) = s.layers.iter().flatten().find(|&&k| k >= n) {
+                    return Err(e(
+                        "layers",
+                        format!(
+                            "layer {bad} does not exist: model {} has {n} prunable layers (0-{})",
+                            m.name,
+                            n - 1
+                        ),
+                    ));
+                }
             }
         }
         if let Some(s) = &self.sparse {

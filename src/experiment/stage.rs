@@ -60,7 +60,9 @@ pub struct Stage {
     pub model: Option<usize>,
     /// Indices (in the plan) of the stages it reads.
     pub deps: Vec<usize>,
-    /// SHA-256 of its kind, settings and the keys of its dependencies.
+    /// SHA-256 of its kind, settings and the keys of its dependencies
+    /// (optional settings left out are not serialised, so adding an
+    /// optional setting to parana keeps the keys of existing runs).
     pub key: String,
 }
 

@@ -24,7 +24,8 @@ pub struct SweepSpec {
     pub ratios: Vec<Ratio>,
     /// One group per prunable layer, the others left whole.
     pub per_layer: bool,
-    /// Prunable layers pruned together (None: all); ignored with `per_layer`.
+    /// Prunable layers pruned together (None: all); with `per_layer`, the
+    /// layers swept one at a time (None: every prunable layer).
     pub layers: Option<Vec<usize>>,
     /// Selection scope.
     pub scope: Scope,
@@ -86,8 +87,12 @@ fn groups(spec: &SweepSpec, n_layers: usize) -> Result<Vec<Group>> {
         )));
     }
     Ok(if spec.per_layer {
-        (0..n_layers)
-            .map(|k| Group {
+        let all: Vec<usize> = (0..n_layers).collect();
+        spec.layers
+            .as_deref()
+            .unwrap_or(&all)
+            .iter()
+            .map(|&k| Group {
                 name: format!("layer{k}"),
                 layers: Some(vec![k]),
             })

@@ -180,7 +180,7 @@ pub fn run_stage(
                 methods: sec.methods()?,
                 ratios: sec.ratios()?,
                 per_layer: stage.kind == Kind::PerLayer,
-                layers: None,
+                layers: sec.layers.clone(),
                 scope: Scope::parse(&sec.scope)?,
                 offset: Ratio::parse(&sec.offset)?,
                 score_data: sec.score_data.clone(),
