@@ -3,6 +3,7 @@
 
 use super::Global;
 use crate::error::Result;
+use crate::experiment::cache::Status;
 use crate::experiment::reproduce::{self, Event, Options};
 use std::path::PathBuf;
 
@@ -50,11 +51,18 @@ pub(super) fn run(a: ReproduceArgs, g: Global) -> Result<()> {
             pb.set_length(n as u64);
             if a.dry_run {
                 for p in &plan {
-                    let what = if p.runs { p.status.word() } else { "cached" };
+                    let what = match (p.runs, p.status) {
+                        (true, st) => st.word(),
+                        (false, Status::Cached) => "cached",
+                        (false, _) => "not selected",
+                    };
                     println!("{:<24} {:<26} {}", p.id, what, p.key);
                 }
             } else {
-                for p in plan.iter().filter(|p| !p.runs) {
+                for p in plan
+                    .iter()
+                    .filter(|p| !p.runs && p.status == Status::Cached)
+                {
                     say(&pb, format!("{:<24} cached", p.id));
                 }
             }
@@ -71,8 +79,13 @@ pub(super) fn run(a: ReproduceArgs, g: Global) -> Result<()> {
     })?;
     pb.finish_and_clear();
     if !a.dry_run {
+        let left = if s.not_selected.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not selected", s.not_selected.len())
+        };
         println!(
-            "{}: {} stage(s) run, {} cached, {:.1}s; report in {}",
+            "{}: {} stage(s) run, {} cached{left}, {:.1}s; report in {}",
             a.out.display(),
             s.ran.len(),
             s.cached.len(),

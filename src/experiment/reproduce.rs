@@ -74,6 +74,8 @@ pub struct Summary {
     pub ran: Vec<String>,
     /// Stages skipped because they were done.
     pub cached: Vec<String>,
+    /// Stages not done and not run (left out by `--only`).
+    pub not_selected: Vec<String>,
     /// Seconds in total.
     pub seconds: f64,
 }
@@ -183,11 +185,14 @@ pub fn reproduce(
     let mut summary = Summary {
         ran: vec![],
         cached: vec![],
+        not_selected: vec![],
         seconds: 0.0,
     };
-    for (s, &r) in stages.iter().zip(&runs) {
-        if !r {
-            summary.cached.push(s.id.clone());
+    for ((s, &r), &st) in stages.iter().zip(&runs).zip(&status) {
+        match (r, st) {
+            (true, _) => {}
+            (false, Status::Cached) => summary.cached.push(s.id.clone()),
+            (false, _) => summary.not_selected.push(s.id.clone()),
         }
     }
     if opts.dry_run {
@@ -204,7 +209,12 @@ pub fn reproduce(
         if !r {
             continue;
         }
-        if matches!(status, Status::New | Status::Changed) {
+        // A changed stage starts afresh. A new stage's folder is cleared
+        // too, except a sweep's: a sweep folder resumes only with the very
+        // same settings (and refuses others), which lets sweeps run in
+        // shards elsewhere be merged into RUN/sweep-M before the stage runs.
+        let keeps = matches!(s.kind, Kind::Sweep | Kind::PerLayer);
+        if status == Status::Changed || (status == Status::New && !keeps) {
             remove_dir(&run.join(&s.id))?;
         }
         on_event(Event::Begin {
