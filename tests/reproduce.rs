@@ -187,6 +187,35 @@ fn reproduce_runs_every_stage_then_caches_and_reruns_only_what_changed() {
     let sweep_rows = std::fs::read_to_string(run.join("sweep-tiny/results.jsonl")).unwrap();
     assert_eq!(sweep_rows.lines().count(), 4, "the old rows are gone");
 
+    // An interrupted sweep (recorded as started, two rows kept) continues:
+    // only its missing rows are computed, the stages before it stay.
+    let stages_path = run.join("stages.json");
+    let mut st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stages_path).unwrap()).unwrap();
+    st["stages"]["sweep-tiny"]["done"] = serde_json::json!(false);
+    std::fs::write(&stages_path, st.to_string()).unwrap();
+    let rows_path = run.join("sweep-tiny/results.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&rows_path)
+        .unwrap()
+        .lines()
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&rows_path, kept.concat()).unwrap();
+    let plan = dry_run(&exp2, &run);
+    assert!(
+        plan.contains(&("sweep-tiny".into(), "resume".into())),
+        "{plan:?}"
+    );
+    let o = reproduce(&exp2, &run, &["--only", "sweep"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("1 stage(s) run"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&rows_path).unwrap().lines().count(),
+        4
+    );
+    assert_eq!(mtime(&model), m0);
+
     // `parana report` rewrites the report from the run folder alone.
     std::fs::remove_file(run.join("report.html")).unwrap();
     let o = parana().arg("report").arg(&run).output().unwrap();
@@ -216,6 +245,22 @@ fn only_runs_the_selected_stage_and_what_it_needs() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such stage"));
+}
+
+#[test]
+fn checked_in_experiments_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let exps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut n = 0;
+    for e in std::fs::read_dir(&exps).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let plan = dry_run(&p, &dir.path().join("run"));
+            assert!(plan.iter().any(|(id, _)| id == "report"), "{plan:?}");
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "{n} experiments");
 }
 
 /// Run reproduce on `text`; returns (exit code, stderr).

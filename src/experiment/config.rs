@@ -393,6 +393,23 @@ impl Experiment {
     }
 
     /// Parse and check TOML text (`path` names it in errors).
+    ///
+    /// ```
+    /// use parana::experiment::Experiment;
+    /// use std::path::Path;
+    ///
+    /// let e = Experiment::parse(
+    ///     "[[model]]\nname = \"lq\"\narch = \"article-mlp\"\n\n[noise]\npreset = \"article\"\n",
+    ///     Path::new("exp.toml"),
+    /// )
+    /// .unwrap();
+    /// assert_eq!(e.models[0].steps, 10_000);
+    /// assert_eq!(e.noise.unwrap().pairs().unwrap().len(), 8);
+    ///
+    /// let err = Experiment::parse("[[model]]\nname = \"lq\"\nsteps = \"many\"\n", Path::new("exp.toml"))
+    ///     .unwrap_err();
+    /// assert!(err.to_string().starts_with("exp.toml: line 3, key model.steps:"));
+    /// ```
     pub fn parse(src: &str, path: &Path) -> Result<Experiment> {
         let exp: Experiment = toml::from_str(src).map_err(|e| {
             let msg = e.message().trim().replace('\n', " ");
@@ -686,5 +703,47 @@ impl SweepSection {
                 .map(|r| Ratio::parse(r.trim()))
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "title = \"t\"\n\n[[model]]\nname = \"a\"\nsteps = 5\n\n[[model]]\nname = \"b\"\nsteps = 7\n\n[sweep]\nratios = [\n  1,\n]\n";
+
+    #[test]
+    fn locate_finds_keys_in_tables_and_arrays_of_tables() {
+        assert_eq!(locate(SRC, "", 0, Some("title")), 1);
+        assert_eq!(locate(SRC, "model", 0, Some("steps")), 5);
+        assert_eq!(locate(SRC, "model", 1, Some("steps")), 9);
+        // A key left to its default: the table's header line.
+        assert_eq!(locate(SRC, "model", 1, Some("lr")), 7);
+        assert_eq!(locate(SRC, "sweep", 0, Some("ratios")), 12);
+        assert_eq!(locate(SRC, "attacks", 0, Some("fgsm")), 0);
+    }
+
+    #[test]
+    fn key_at_names_the_key_of_a_value_even_on_a_continuation_line() {
+        let off = SRC.find("  1,").unwrap();
+        assert_eq!(key_at(SRC, off), (13, "sweep.ratios".to_string()));
+        let off = SRC.find("7").unwrap();
+        assert_eq!(key_at(SRC, off), (9, "model.steps".to_string()));
+    }
+
+    #[test]
+    fn defaults_fill_an_almost_empty_file() {
+        let e = Experiment::parse(
+            "[[model]]\nname = \"m\"\narch = \"article-mlp\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let m = &e.models[0];
+        assert_eq!(
+            (m.steps, m.batch, m.lr, m.l2, m.seed),
+            (10_000, 250, 1e-4, 1e-4, 1)
+        );
+        assert_eq!(e.dataset, "mnist");
+        assert_eq!(e.report.min_clean, 0.98);
     }
 }

@@ -182,3 +182,87 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
     );
     stages
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXP: &str = r#"
+[[model]]
+name = "a"
+hidden = [8]
+
+[[model]]
+name = "b"
+hidden = [8]
+head = "sce"
+
+[noise]
+pairs = [[3, 0.25]]
+
+[sweep]
+ratios = "0,0.5"
+
+[per-layer]
+ratios = "0,0.5"
+"#;
+
+    fn keys(src: &str) -> Vec<(String, String)> {
+        let e = Experiment::parse(src, std::path::Path::new("t.toml")).unwrap();
+        plan(&e).into_iter().map(|s| (s.id, s.key)).collect()
+    }
+
+    #[test]
+    fn plan_orders_stages_and_ends_with_the_report() {
+        let ids: Vec<String> = keys(EXP).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(
+            ids,
+            [
+                "train-a",
+                "noise-a",
+                "sweep-a",
+                "per-layer-a",
+                "train-b",
+                "noise-b",
+                "sweep-b",
+                "per-layer-b",
+                "report"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_setting_changes_its_stage_and_what_depends_on_it_only() {
+        let base = keys(EXP);
+        let changed = |src: &str| -> Vec<String> {
+            keys(src)
+                .into_iter()
+                .zip(&base)
+                .filter(|((_, k), (_, k0))| k != k0)
+                .map(|((id, _), _)| id)
+                .collect()
+        };
+        assert_eq!(keys(EXP), base, "keys are deterministic");
+        assert_eq!(
+            changed(&EXP.replace("[sweep]\nratios = \"0,0.5\"", "[sweep]\nratios = \"0,0.6\"")),
+            ["sweep-a", "sweep-b", "report"]
+        );
+        assert_eq!(
+            changed(&EXP.replace("pairs = [[3, 0.25]]", "pairs = [[3, 0.2]]")),
+            [
+                "noise-a",
+                "sweep-a",
+                "per-layer-a",
+                "noise-b",
+                "sweep-b",
+                "per-layer-b",
+                "report"
+            ]
+        );
+        assert_eq!(
+            changed(&EXP.replace("head = \"sce\"", "head = \"sce\"\nsteps = 20")),
+            ["train-b", "noise-b", "sweep-b", "per-layer-b", "report"]
+        );
+        assert_eq!(changed(&format!("title = \"x\"\n{EXP}")), ["report"]);
+    }
+}
