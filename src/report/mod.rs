@@ -132,6 +132,87 @@ fn resilience(r: &Run, method: &str, min_clean: f64) -> f64 {
     last
 }
 
+/// The article's trend, checked on one sweep: for each method's best ratio,
+/// under how many noises the pruned model beats the unpruned one.
+fn trend(r: &Run, min_clean: f64) -> String {
+    let t = best::table(&r.file.settings, &r.rows, min_clean);
+    let Some(zero) = t.first().and_then(|b| b.row.as_ref()) else {
+        return "No unpruned (ratio 0) row: nothing to compare with.".into();
+    };
+    let parts: Vec<String> = t
+        .iter()
+        .skip(1)
+        .map(|b| match &b.row {
+            Some(x) => {
+                let up = x.noisy.iter().zip(&zero.noisy).filter(|(a, z)| a > z).count();
+                format!(
+                    "{} at {} is more accurate than the unpruned model under {up} of {} noises (clean {})",
+                    b.method,
+                    pct(&x.ratio),
+                    x.noisy.len(),
+                    f4(x.clean)
+                )
+            }
+            None => format!("{}: no ratio keeps clean accuracy >= {min_clean}", b.method),
+        })
+        .collect();
+    format!("{}.", parts.join("; "))
+}
+
+/// One sentence on which head is more resilient to pruning and more robust.
+fn verdict(
+    swept: &[(&ModelOutputs, &crate::experiment::config::ModelSpec)],
+    min_clean: f64,
+) -> String {
+    // The first model of each head.
+    let mut by_head: Vec<(&str, &Run)> = Vec::new();
+    for (m, spec) in swept {
+        if let Some(r) = &m.sweep
+            && !by_head.iter().any(|(h, _)| *h == spec.head)
+        {
+            by_head.push((spec.head.as_str(), r));
+        }
+    }
+    let Some(methods) = by_head
+        .first()
+        .map(|(_, r)| r.file.settings.methods.clone())
+    else {
+        return String::new();
+    };
+    let mut wins: Vec<(&str, usize)> = by_head.iter().map(|(h, _)| (*h, 0)).collect();
+    for m in &methods {
+        let best = by_head
+            .iter()
+            .enumerate()
+            .map(|(k, (_, r))| (k, resilience(r, m, min_clean)))
+            .filter(|(_, v)| !v.is_nan())
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((k, _)) = best {
+            wins[k].1 += 1;
+        }
+    }
+    let unpruned = |r: &Run| {
+        best::table(&r.file.settings, &r.rows, min_clean)
+            .first()
+            .and_then(|b| b.row.as_ref())
+            .map(|x| x.mean_noisy)
+            .unwrap_or(f64::NAN)
+    };
+    let robust = by_head
+        .iter()
+        .max_by(|a, b| unpruned(a.1).total_cmp(&unpruned(b.1)))
+        .map(|(h, _)| *h)
+        .unwrap_or("-");
+    let counts: Vec<String> = wins
+        .iter()
+        .map(|(h, n)| format!("{h} for {n} of {} methods", methods.len()))
+        .collect();
+    format!(
+        "Prunes furthest with clean accuracy >= {min_clean} (ties to the later model): {}. Highest mean accuracy under the noises unpruned: {robust}.",
+        counts.join(", ")
+    )
+}
+
 /// Build the report of `run`; returns it and its title.
 pub fn build(run: &Path) -> Result<(Doc, String)> {
     let exp_path = run.join("experiment.toml");
@@ -370,6 +451,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             .to_vec(),
             rows,
         );
+        d.p(verdict(&swept, min_clean));
     }
 
     // Best tables beside the article's.
@@ -385,6 +467,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             header.extend(r.file.settings.noises.iter().map(|n| n.name.clone()));
             header.push("mean noisy".into());
             d.table(header, best_rows(r, min_clean));
+            d.p(trend(r, min_clean));
         }
         if exp.report.article_table {
             d.h(3, "The article's table (reference)");
