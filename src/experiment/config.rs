@@ -30,7 +30,8 @@ pub struct Experiment {
     /// Dataset name: mnist, fashion-mnist or kmnist.
     #[serde(default = "default_dataset")]
     pub dataset: String,
-    /// Folder of the dataset's IDX files (default: the search path).
+    /// Folder of the dataset's IDX files, relative to the experiment file
+    /// (default: the search path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// The models, each trained and studied separately (`[[model]]`).

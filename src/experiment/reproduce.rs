@@ -226,7 +226,12 @@ pub fn reproduce(
         let t = Instant::now();
         let needs_data = !matches!(s.kind, Kind::Sparse | Kind::Report);
         if needs_data && data.is_none() {
-            data = Some(Dataset::load(&exp.dataset, exp.data_dir.as_deref(), None)?);
+            // A relative data_dir is relative to the experiment file.
+            let dir = exp.data_dir.as_ref().map(|d| match exp_path.parent() {
+                Some(p) if d.is_relative() => p.join(d),
+                _ => d.clone(),
+            });
+            data = Some(Dataset::load(&exp.dataset, dir.as_deref(), None)?);
         }
         std::fs::create_dir_all(run.join(&s.id)).map_err(|e| Error::io(run.join(&s.id), e))?;
         let id = s.id.clone();
