@@ -307,6 +307,15 @@ fn bad_experiment_files_name_file_line_and_key() {
     let (code, err) = bad(&format!("{base}\n[report]\nmin_clean = 1.5\n"));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("line 8, key report.min_clean"), "{err}");
+    let (code, err) = bad("title = \"no models\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no [[model]]"), "{err}");
+    let (code, err) = bad("[[model]]\narch = \"article-mlp\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("line 1, key model: missing field `name`"),
+        "{err}"
+    );
     let (code, err) = bad("dataset = \"cifar\"\n[[model]]\nname = \"a\"\narch = \"article-mlp\"\n");
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("line 1, key dataset"), "{err}");

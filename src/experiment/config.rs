@@ -326,7 +326,18 @@ impl Experiment {
             let msg = e.message().trim().replace('\n', " ");
             match e.span() {
                 Some(span) => {
-                    let (line, key) = key_at(src, span.start);
+                    let (line, mut key) = key_at(src, span.start);
+                    if msg.starts_with("missing field") {
+                        // `model` is the only required top-level key; the
+                        // others are reported at their table's header.
+                        if msg.starts_with("missing field `model`") {
+                            return Error::file(
+                                path,
+                                "no [[model]]: an experiment needs at least one (see docs/experiments.md)",
+                            );
+                        }
+                        key = key.split('.').next().unwrap_or("").to_string();
+                    }
                     if key.is_empty() {
                         Error::file(path, format!("line {line}: {msg}"))
                     } else {
