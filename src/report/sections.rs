@@ -24,7 +24,6 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     }
     let exp = Experiment::load(&exp_path)?;
     let stages = StagesFile::load(run)?;
-    let min_clean = exp.report.min_clean;
     let models: Vec<ModelOutputs> = exp
         .models
         .iter()
@@ -46,8 +45,36 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
         rayon::current_num_threads()
     ));
+    let c = Ctx {
+        exp: &exp,
+        models: &models,
+        run,
+        stages: &stages,
+    };
+    model_table(&mut d, &c)?;
+    noise(&mut d, &c)?;
+    sweeps(&mut d, &c)?;
+    heads(&mut d, &c)?;
+    best_tables(&mut d, &c)?;
+    attacks(&mut d, &c)?;
+    sparse(&mut d, &c)?;
+    stage_times(&mut d, &c)?;
+    versions(&mut d, &c)?;
+    Ok((d, title))
+}
 
-    // Models.
+/// What every section reads.
+struct Ctx<'a> {
+    exp: &'a Experiment,
+    models: &'a [ModelOutputs],
+    run: &'a Path,
+    stages: &'a StagesFile,
+}
+
+/// The models: architecture, head, training settings, clean accuracy.
+fn model_table(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
+    let models = c.models;
     d.h(2, "Models");
     let mut rows = Vec::new();
     for (m, spec) in models.iter().zip(&exp.models) {
@@ -79,8 +106,13 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         .to_vec(),
         rows,
     );
+    Ok(())
+}
 
-    // Noise.
+/// The noise images and robustness of each model, and the unpruned models side by side.
+fn noise(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
+    let models = c.models;
     if models.iter().any(|m| m.suite.is_some()) {
         d.h(2, "Universal noise");
         if let Some(n) = &exp.noise {
@@ -93,7 +125,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
                 n.seed
             ));
         }
-        for m in &models {
+        for m in models {
             let Some(s) = &m.suite else { continue };
             d.h(3, format!("Noise against {}", m.name));
             d.figure(
@@ -160,8 +192,13 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             d.table(header, rows);
         }
     }
+    Ok(())
+}
 
-    // Sweeps.
+/// The whole-net and per-layer sweep panels.
+fn sweeps(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
+    let models = c.models;
     if models.iter().any(|m| m.sweep.is_some()) {
         d.h(2, "Pruning sweeps");
         if let Some(s) = &exp.sweep {
@@ -175,7 +212,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
                 s.seed
             ));
         }
-        for m in &models {
+        for m in models {
             let Some(r) = &m.sweep else { continue };
             let svg = plot::svg(&r.file.settings, &r.rows)?;
             d.figure(
@@ -188,7 +225,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     if models.iter().any(|m| m.per_layer.is_some()) {
         d.h(2, "Per-layer sweeps");
         d.p("One layer pruned at a time, the others left whole.");
-        for m in &models {
+        for m in models {
             let Some(r) = &m.per_layer else { continue };
             let svg = plot::svg(&r.file.settings, &r.rows)?;
             d.figure(
@@ -198,8 +235,14 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             );
         }
     }
+    Ok(())
+}
 
-    // lq vs sce.
+/// `lq` against `sce`: how far each prunes and how robust each is.
+fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
+    let models = c.models;
+    let min_clean = c.exp.report.min_clean;
     let swept: Vec<(&ModelOutputs, &crate::experiment::config::ModelSpec)> = models
         .iter()
         .zip(&exp.models)
@@ -253,14 +296,20 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         );
         d.p(verdict(&swept, min_clean));
     }
+    Ok(())
+}
 
-    // Best tables beside the article's.
+/// The best table of each model, the article's trend, and the article's own table.
+fn best_tables(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
+    let models = c.models;
+    let min_clean = c.exp.report.min_clean;
     if models.iter().any(|m| m.sweep.is_some()) {
         d.h(2, "Best performance");
         d.p(format!(
             "Per method, the ratio with the highest mean accuracy under the noises among those keeping clean accuracy >= {min_clean} (ties to the smaller ratio), beside the unpruned model."
         ));
-        for m in &models {
+        for m in models {
             let Some(r) = &m.sweep else { continue };
             d.h(3, format!("{} ({})", m.name, r.file.settings.arch));
             let mut header = vec!["method".to_string(), "pruned".into(), "clean".into()];
@@ -291,13 +340,17 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             d.table(header, rows);
         }
     }
+    Ok(())
+}
 
-    // Attacks.
+/// FGSM/PGD robust accuracy.
+fn attacks(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let models = c.models;
     if models.iter().any(|m| m.attacks.is_some()) {
         d.h(2, "FGSM and PGD");
         d.p("Robust accuracy under per-example L-inf attacks (untargeted, softmax cross-entropy on the raw outputs).");
         let mut rows = Vec::new();
-        for m in &models {
+        for m in models {
             let Some(a) = &m.attacks else { continue };
             rows.push(vec![
                 m.name.clone(),
@@ -332,8 +385,12 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             rows,
         );
     }
+    Ok(())
+}
 
-    // Sparse.
+/// Sparse engine speed-ups.
+fn sparse(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let run = c.run;
     let sparse: Option<Vec<serde_json::Value>> = opt_json(&run.join("sparse").join("sparse.json"))?;
     if let Some(recs) = sparse {
         d.h(2, "Sparse engine");
@@ -375,8 +432,12 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
             rows,
         );
     }
+    Ok(())
+}
 
-    // Stages.
+/// The state, run time and key of every stage.
+fn stage_times(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let stages = c.stages;
     d.h(2, "Stages and run time");
     let mut recs: Vec<_> = stages.stages.iter().collect();
     recs.sort_by_key(|(_, r)| r.order);
@@ -412,8 +473,12 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         rows,
     );
     d.p("Seconds are those of each stage's last run (a resumed stage counts only the part after the resume); a cached stage keeps the time it took when it ran.");
+    Ok(())
+}
 
-    // Versions and seeds.
+/// The parana version and every seed.
+fn versions(d: &mut Doc, c: &Ctx) -> Result<()> {
+    let exp = c.exp;
     d.h(2, "Versions and seeds");
     let mut rows = vec![vec![
         "parana".to_string(),
@@ -434,5 +499,5 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         rows.push(vec!["PGD seed".into(), a.seed.to_string()]);
     }
     d.table(vec!["what".into(), "value".into()], rows);
-    Ok((d, title))
+    Ok(())
 }
