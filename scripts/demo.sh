@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds parana in release mode, finds (or fetches) MNIST, trains a small
-# model for a few minutes and prints its test accuracy.
+# Builds parana in release mode, finds (or fetches) MNIST, and runs the
+# quick experiment (experiments/quick.toml: two small MLPs, noise, attacks,
+# pruning sweeps, a sparse benchmark; about a minute on 2 cores), then
+# prints where its report is. Running it again skips every finished stage.
 #
-#   scripts/demo.sh            # article-mlp, lq head, 3000 steps
-#   STEPS=10000 scripts/demo.sh
+#   scripts/demo.sh                  # runs/quick/report.html
+#   OUT=/tmp/q scripts/demo.sh
+#   EXPERIMENT=experiments/article-mlp.toml OUT=runs/article-mlp scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps="${STEPS:-3000}"
-out="${OUT:-runs/demo}"
+experiment="${EXPERIMENT:-experiments/quick.toml}"
+out="${OUT:-runs/quick}"
 cargo build --release --quiet
 bin=target/release/parana
 
@@ -17,6 +20,5 @@ if ! "$bin" data verify mnist >/dev/null 2>&1; then
   "$bin" data fetch mnist
 fi
 
-mkdir -p "$out"
-"$bin" train --arch article-mlp --head lq --steps "$steps" --seed 1 --out "$out/lq.safetensors"
-"$bin" eval --model "$out/lq.safetensors"
+"$bin" reproduce "$experiment" --out "$out"
+echo "report: $out/report.md and $out/report.html"

@@ -21,8 +21,12 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // `.NAME.parana-tmp-XXXXXX`: whoever holds NAME's lock can tell a
+    // temporary file a killed writer left (see `remove_stale_temps`).
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{}{TMP_MARK}", name.unwrap_or_default());
     let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
+        .prefix(&prefix)
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     {
@@ -50,7 +54,7 @@ pub fn holds_only_parana_files(dir: &Path) -> Result<bool> {
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let name = e.map_err(|e| Error::io(dir, e))?.file_name();
         let name = name.to_string_lossy();
-        if name != LOCK_NAME && !name.starts_with(TMP_PREFIX) {
+        if name != LOCK_NAME && !name.contains(TMP_MARK) {
             return Ok(false);
         }
     }
@@ -59,8 +63,28 @@ pub fn holds_only_parana_files(dir: &Path) -> Result<bool> {
 
 /// The lock file of a folder (see [`lock_dir`]).
 const LOCK_NAME: &str = ".parana.lock";
-/// The prefix of atomic writes' temporary files.
-const TMP_PREFIX: &str = ".parana-tmp-";
+/// In the name of every temporary file of an atomic write.
+const TMP_MARK: &str = ".parana-tmp-";
+
+/// Remove the temporary files a killed writer left in `dir` for the
+/// target named `target` (for every target when `None`). Only the holder of
+/// the lock of those targets may call it.
+fn remove_stale_temps(dir: &Path, target: Option<&str>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = target.map(|t| format!(".{t}{TMP_MARK}"));
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stale = match &prefix {
+            Some(p) => name.starts_with(p.as_str()),
+            None => name.contains(TMP_MARK),
+        };
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
 
 /// An exclusive lock held while a process writes a folder (a sweep run, a
 /// noise folder) or a file: a second process that wants the same one stops
@@ -79,20 +103,38 @@ impl Drop for Lock {
     }
 }
 
-/// Lock the folder `dir` (creating it) for writing.
+/// Lock the folder `dir` (creating it) for writing, and remove the
+/// temporary files a killed writer left in it.
 pub fn lock_dir(dir: &Path) -> Result<Lock> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    lock_at(&dir.join(LOCK_NAME), dir)
+    let lock = lock_at(&dir.join(LOCK_NAME), dir)?;
+    remove_stale_temps(dir, None);
+    Ok(lock)
 }
 
-/// Lock the output file `path` for writing (lock file `path.lock`).
-pub fn lock_file(path: &Path) -> Result<Lock> {
+/// Lock the output file `path` for writing (lock file `path.lock`), and
+/// remove the temporary files a killed writer left for it and for the files
+/// written beside it, `also` (a checkpoint, a log).
+pub fn lock_file(path: &Path, also: &[&Path]) -> Result<Lock> {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
-    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock = lock_at(Path::new(&name), path)?;
+    for p in std::iter::once(path).chain(also.iter().copied()) {
+        if let (Some(d), Some(n)) = (p.parent(), p.file_name()) {
+            let d = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
+            remove_stale_temps(d, Some(&n.to_string_lossy()));
+        }
     }
-    lock_at(Path::new(&name), path)
+    Ok(lock)
 }
 
 fn lock_at(lock: &Path, what: &Path) -> Result<Lock> {
@@ -188,8 +230,8 @@ mod tests {
         assert!(!run.join(".parana.lock").exists(), "lock file removed");
         let again = lock_dir(&run).unwrap();
         let f = dir.path().join("m.safetensors");
-        let lf = lock_file(&f).unwrap();
-        assert!(lock_file(&f).is_err());
+        let lf = lock_file(&f, &[]).unwrap();
+        assert!(lock_file(&f, &[]).is_err());
         drop((again, lf));
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),

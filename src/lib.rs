@@ -5,19 +5,24 @@
 //!
 //! `data` (IDX datasets) -> `nn` (layers with explicit forward/backward) ->
 //! `model` (architectures, initialisation, model files) -> `train` (Adam,
-//! checkpoints, logs). The `cli` module is a thin layer over these that the
-//! `parana` binary calls.
+//! checkpoints, logs) -> `attack` (universal noise, FGSM, PGD) -> `prune` ->
+//! `sweep` (pruning sweeps) -> `sparse` (the sparse engine); `experiment`
+//! runs a whole study from a TOML file in cached stages and `report` writes
+//! its Markdown and HTML report. The `cli` module is a thin layer over these
+//! that the `parana` binary calls.
 
 pub mod attack;
 pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod interrupt;
 pub mod io;
 pub mod model;
 pub mod nn;
 pub mod prune;
+pub mod report;
 pub mod rng;
 pub mod sparse;
 pub mod sweep;

@@ -88,11 +88,40 @@ fn tensors(p: &Path) -> TensorFile {
     f
 }
 
-/// No temporary file of an atomic write is left in `dir`.
+/// After a kill: every file in `dir` is whole (a killed atomic write can
+/// leave only its hidden temporary file, never a partial target).
+fn all_whole(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        if n.contains(".parana-tmp-") || n.ends_with(".lock") {
+            continue;
+        }
+        if n.ends_with(".safetensors") {
+            assert!(TensorFile::load(&p).is_ok(), "{n} is not whole");
+        } else if n.ends_with(".json") {
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&t).is_ok(),
+                "{n} is not whole"
+            );
+        } else if n.ends_with(".jsonl") {
+            for l in std::fs::read_to_string(&p).unwrap().lines() {
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(l).is_ok(),
+                    "{n} is not whole"
+                );
+            }
+        }
+    }
+}
+
+/// After a finished run: no temporary file is left either.
 fn no_leftovers(dir: &Path) {
+    all_whole(dir);
     for e in std::fs::read_dir(dir).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!n.starts_with(".parana-tmp-"), "half-written file {n} left");
+        assert!(!n.contains(".parana-tmp-"), "temporary file {n} left");
     }
 }
 
@@ -105,7 +134,7 @@ fn kill_and_resume(first: &[String], resumed: &[String], delays_ms: &[u64], dir:
         std::thread::sleep(Duration::from_millis(ms));
         signal(&c, libc::SIGKILL);
         let _ = finish(c);
-        no_leftovers(dir);
+        all_whole(dir);
         args = resumed.to_vec();
     }
     let o = finish(spawn(&args));
@@ -275,5 +304,91 @@ fn sigkill_at_random_moments_then_resume_gives_the_uninterrupted_files() {
                 .count()
         };
         assert_eq!(csv(&out), csv(&whole));
+    }
+}
+
+#[test]
+fn sigkill_then_rerun_of_a_reproduction_gives_the_uninterrupted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let exp = root.join("small.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"title = "small"
+dataset = "mnist"
+data_dir = "{}"
+
+[[model]]
+name = "m"
+hidden = [32, 16]
+head = "lq"
+steps = 2500
+batch = 100
+lr = 2e-3
+
+[noise]
+pairs = [[3, 0.25]]
+steps = 400
+
+[sweep]
+methods = ["abs", "act"]
+ratios = "0:0.9:0.1"
+score_images = 500
+images = 2000
+"#,
+            d()
+        ),
+    )
+    .unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        vec![
+            "reproduce".into(),
+            exp.to_str().unwrap().into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
+    };
+    let whole = root.join("whole");
+    let o = finish(spawn(&args(&whole)));
+    assert!(o.status.success(), "{}", err(&o));
+    // Every model and noise tensor, and every recorded sweep row.
+    let outputs = |run: &Path| -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        let mut stack = vec![run.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p.strip_prefix(run).unwrap().to_string_lossy().into_owned();
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if n.ends_with(".safetensors") && !n.contains("ckpt") {
+                    v.push((rel, format!("{:?}", tensors(&p).tensors)));
+                } else if n == "results.jsonl" {
+                    let mut rows: Vec<String> = std::fs::read_to_string(&p)
+                        .unwrap()
+                        .lines()
+                        .map(String::from)
+                        .collect();
+                    rows.sort();
+                    v.push((rel, rows.join("\n")));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let want = outputs(&whole);
+    assert!(
+        want.len() >= 3,
+        "{:?}",
+        want.iter().map(|w| &w.0).collect::<Vec<_>>()
+    );
+    for seed in [7, 8] {
+        let out = root.join(format!("run-{seed}"));
+        let a = args(&out);
+        kill_and_resume(&a, &a, &delays(seed, 3, 400, 2500), &out);
+        assert!(outputs(&out) == want, "reproduce, seed {seed}");
     }
 }

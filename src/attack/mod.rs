@@ -9,7 +9,8 @@
 //! - [`robustness`]: accuracy under noise and attacks, fooling rates;
 //! - [`detect`]: whether the gap between the two largest outputs tells
 //!   noisy inputs from clean ones;
-//! - [`picture`]: a PNG of a noise beside noisy digits.
+//! - [`picture`]: a PNG of a noise beside noisy digits;
+//! - [`suite`]: several noises trained against one model file, written with their pictures.
 //!
 //! Every attack is written against [`Model`] and its [`crate::nn::Sequential`]
 //! alone (forward in evaluation mode, backward for the input gradient only),
@@ -24,6 +25,7 @@ pub mod noise_file;
 pub mod pgd;
 pub mod picture;
 pub mod robustness;
+pub mod suite;
 pub mod universal;
 
 use crate::error::{Error, Result};

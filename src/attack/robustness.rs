@@ -113,7 +113,7 @@ pub fn evaluate_noise(
 }
 
 /// A model under one per-example attack.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AttackEval {
     /// The attack, e.g. `pgd:0.1 (20 steps of 0.0125, 1 restart)`.
     pub attack: String,

@@ -11,6 +11,8 @@ mod inspect;
 mod noise;
 mod plot;
 mod prune;
+mod report;
+mod reproduce;
 mod sweep;
 mod train;
 
@@ -60,6 +62,10 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Turn a CNN's convolutions into sparse matrices (sparse format).
     Decouple(compile::DecoupleArgs),
+    /// Run a whole experiment file (train, noise, attacks, sweeps, report), skipping what is done.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Write the report (Markdown and self-contained HTML) of a reproduce run.
+    Report(report::ReportArgs),
 }
 
 /// Options every command can read.
@@ -120,6 +126,8 @@ pub fn main() -> i32 {
         Command::Sweep(a) => sweep::run(a, g),
         Command::Best(a) => best::run(a, g),
         Command::Plot(a) => plot::run(a, g),
+        Command::Reproduce(a) => reproduce::run(a, g),
+        Command::Report(a) => report::run(a, g),
     };
     match result {
         Ok(()) => 0,

@@ -2,12 +2,10 @@
 //! noise (`noise train`) or a whole suite at once (`noise suite`).
 
 use super::{DataOpts, Global, print_json, progress};
-use crate::attack::noise_file::{self, Noise};
-use crate::attack::universal::{self, NoiseConfig, NoiseState, Optimizer};
-use crate::attack::{picture, robustness};
+use crate::attack::suite::{self, Suite};
+use crate::attack::universal::{self, NoiseConfig, Optimizer};
 use crate::error::{Error, Result};
-use crate::model::{Model, file};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `parana noise …`
 #[derive(clap::Subcommand, Debug)]
@@ -91,17 +89,7 @@ pub struct TrainOpts {
     json: bool,
 }
 
-/// The article's eight (target, limit) pairs.
-pub const ARTICLE: [(u8, f32); 8] = [
-    (3, 0.25),
-    (2, 0.25),
-    (1, 0.15),
-    (5, 0.1),
-    (5, 0.35),
-    (8, 0.2),
-    (7, 0.3),
-    (9, 0.2),
-];
+pub use crate::attack::suite::ARTICLE;
 
 fn parse_targets(s: &str) -> Result<Vec<u8>> {
     let bad = || Error::input(format!("bad --targets '{s}' (expected e.g. 0-9 or 1,3,5)"));
@@ -177,27 +165,7 @@ pub(super) fn run(c: NoiseCommand, g: Global) -> Result<()> {
     }
 }
 
-/// Check the model fits the dataset; returns nothing but the error.
-pub(crate) fn check_model_fits(
-    model: &Model,
-    path: &Path,
-    data: &crate::data::Dataset,
-) -> Result<()> {
-    if data.test.image_len() != model.arch.in_len() || data.classes != model.arch.classes {
-        return Err(Error::file(
-            path,
-            format!(
-                "model {} does not fit {} ({}x{} images, {} classes)",
-                model.arch.describe(),
-                data.name,
-                data.test.rows,
-                data.test.cols,
-                data.classes
-            ),
-        ));
-    }
-    Ok(())
-}
+pub(crate) use crate::attack::suite::check_model_fits;
 
 fn train_all(pairs: &[(u8, f32)], group: usize, o: TrainOpts, g: Global) -> Result<()> {
     let optimizer = Optimizer::parse(&o.optimizer)?;
@@ -205,210 +173,86 @@ fn train_all(pairs: &[(u8, f32)], group: usize, o: TrainOpts, g: Global) -> Resu
         Optimizer::Sgd => 0.1,
         Optimizer::Adam => 0.01,
     });
+    let suite = Suite {
+        model: o.model.clone(),
+        noises: pairs
+            .iter()
+            .map(|&(target, limit)| NoiseConfig {
+                target,
+                limit,
+                steps: o.steps,
+                lr,
+                optimizer,
+                seed: o.seed,
+                batch: o.batch,
+            })
+            .collect(),
+        group,
+        out: o.out.clone(),
+        checkpoint_every: o.checkpoint_every,
+        resume: o.resume,
+    };
     // Everything a user can get wrong is checked before anything is written.
-    let mut model = file::load(&o.model)?;
-    let model_sha = noise_file::sha256_file(&o.model)?;
-    let cfgs: Vec<NoiseConfig> = pairs
-        .iter()
-        .map(|&(target, limit)| NoiseConfig {
-            target,
-            limit,
-            steps: o.steps,
-            lr,
-            optimizer,
-            seed: o.seed,
-            batch: o.batch,
-        })
-        .collect();
-    for c in &cfgs {
-        c.validate(model.arch.classes).map_err(|e| match e {
-            Error::Input(m) if m.starts_with("target") => Error::file(&o.model, m),
-            e => e,
-        })?;
-    }
-    if o.out.is_file() {
-        return Err(Error::input(format!(
-            "--out {} is a file; it must be a folder",
-            o.out.display()
-        )));
-    }
+    let (model, _) = suite::check(&suite)?;
     let data = o.data.load(None)?;
     check_model_fits(&model, &o.model, &data)?;
-    let _lock = crate::io::lock_dir(&o.out)?;
-    let len = model.arch.in_len();
-    let ckpt = |c: &NoiseConfig| {
-        o.out.join(
-            noise_file::file_name(c.target, c.limit).replace(".safetensors", ".ckpt.safetensors"),
-        )
-    };
-    let mut states = Vec::new();
-    for c in &cfgs {
-        let p = ckpt(c);
-        if o.resume && p.exists() {
-            states.push(noise_file::load_checkpoint(&p, c, &model_sha)?);
-        } else {
-            states.push(NoiseState::new(c.clone(), len));
-        }
-    }
-    let clean = robustness::outputs(&mut model, &data.test, None);
-    let clean_acc = robustness::accuracy(&clean.pred, &data.test.labels);
-    if !g.quiet {
-        eprintln!(
-            "training {} noise{} against {} ({}, clean accuracy {:.4}) for {} steps, {} at a time",
-            cfgs.len(),
-            if cfgs.len() == 1 { "" } else { "s" },
-            o.model.display(),
-            model.arch.describe(),
-            clean_acc,
-            o.steps,
-            group.min(cfgs.len())
-        );
-    }
-    let input = model.arch.input;
-    let t0 = std::time::Instant::now();
-    let mut results = Vec::new();
-    for chunk in states.chunks_mut(group) {
-        let total: u64 = chunk.iter().map(|s| s.cfg.steps).sum();
-        let pb = progress(
-            total,
-            g.quiet,
-            "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
-        );
-        universal::train(&mut model, &data.train, chunk, |sts| {
-            pb.set_position(sts.iter().map(|s| s.step).sum());
-            let msg: Vec<String> = sts
-                .iter()
-                .map(|s| format!("{}:{:.2}", s.cfg.target, s.batch_fooling))
-                .collect();
-            pb.set_message(format!("fooling {}", msg.join(" ")));
-            let stop = crate::interrupt::requested();
-            if o.checkpoint_every > 0 || stop {
-                for s in sts {
-                    let due = o.checkpoint_every > 0 && s.step % o.checkpoint_every == 0;
-                    if (due || stop) && !s.done() {
-                        noise_file::save_checkpoint(&ckpt(&s.cfg), s, input, &model_sha)?;
-                    }
-                }
+    let arch = model.arch.describe();
+    drop(model);
+    let pb = progress(
+        0,
+        g.quiet,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
+    );
+    let report = suite::train_suite(&suite, &data, |e| match e {
+        suite::Event::Start { clean_accuracy } => {
+            if !g.quiet {
+                pb.suspend(|| {
+                    eprintln!(
+                        "training {} noise{} against {} ({}, clean accuracy {:.4}) for {} steps, {} at a time",
+                        pairs.len(),
+                        if pairs.len() == 1 { "" } else { "s" },
+                        o.model.display(),
+                        arch,
+                        clean_accuracy,
+                        o.steps,
+                        group.min(pairs.len())
+                    )
+                });
             }
-            crate::interrupt::check(|| {
-                let step = sts.iter().map(|s| s.step).min().unwrap_or(0);
-                format!(
-                    "noise training stopped at step {step}; checkpoints written beside the \
-                     outputs: run the same command with --resume to continue"
-                )
-            })
-        })?;
-        pb.finish_and_clear();
-        for s in chunk.iter() {
-            results.push(finish(
-                &mut model, &data, s, &o, &model_sha, &clean, clean_acc,
-            )?);
         }
-    }
-    let seconds = t0.elapsed().as_secs_f64();
+        suite::Event::Step { done, total, msg } => {
+            pb.set_length(total);
+            pb.set_position(done);
+            pb.set_message(format!("fooling {msg}"));
+        }
+    })?;
+    pb.finish_and_clear();
     if o.json {
         return print_json(&serde_json::json!({
             "model": o.model,
-            "clean_accuracy": clean_acc,
-            "seconds": seconds,
-            "noises": results,
+            "clean_accuracy": report.clean_accuracy,
+            "seconds": report.seconds,
+            "noises": report.noises,
         }));
     }
     println!(
         "{:<44} {:>8} {:>9} {:>8}",
         "noise", "accuracy", "fooling", "AUC"
     );
-    for r in &results {
+    for r in &report.noises {
         println!(
             "{:<44} {:>8.4} {:>9.4} {:>8.3}",
-            r["file"].as_str().unwrap_or(""),
-            r["accuracy"].as_f64().unwrap_or(f64::NAN),
-            r["fooling_rate"].as_f64().unwrap_or(f64::NAN),
-            r["detection_auc"].as_f64().unwrap_or(f64::NAN)
+            r.file.display(),
+            r.accuracy,
+            r.fooling_rate,
+            r.detection_auc
         );
     }
     println!(
-        "clean accuracy {clean_acc:.4}; {} noise(s) in {seconds:.1}s",
-        results.len()
+        "clean accuracy {:.4}; {} noise(s) in {:.1}s",
+        report.clean_accuracy,
+        report.noises.len(),
+        report.seconds
     );
     Ok(())
-}
-
-/// Evaluate a trained noise on the test set, write its file and picture,
-/// remove its checkpoint; returns its summary.
-fn finish(
-    model: &mut Model,
-    data: &crate::data::Dataset,
-    s: &NoiseState,
-    o: &TrainOpts,
-    model_sha: &str,
-    clean: &robustness::Outputs,
-    clean_acc: f64,
-) -> Result<serde_json::Value> {
-    let mut noise = Noise {
-        data: s.noise.clone(),
-        input: model.arch.input,
-        target: s.cfg.target,
-        limit: s.cfg.limit,
-        meta: Default::default(),
-    };
-    let e = robustness::evaluate_noise(model, &data.test, &noise, clean);
-    let m = &mut noise.meta;
-    m.insert("steps".into(), s.step.to_string());
-    m.insert("seed".into(), s.cfg.seed.to_string());
-    m.insert("lr".into(), s.cfg.lr.to_string());
-    m.insert("optimizer".into(), s.cfg.optimizer.name().into());
-    m.insert("batch".into(), s.cfg.batch.to_string());
-    m.insert("dataset".into(), data.name.clone());
-    m.insert("classes".into(), data.classes.to_string());
-    m.insert("model_sha256".into(), model_sha.into());
-    m.insert(
-        "model".into(),
-        o.model
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    );
-    m.insert("fooling_rate".into(), format!("{:.4}", e.fooling_rate));
-    m.insert("accuracy".into(), format!("{:.4}", e.accuracy));
-    m.insert("clean_accuracy".into(), format!("{clean_acc:.4}"));
-    m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
-    let name = noise_file::file_name(s.cfg.target, s.cfg.limit);
-    let path = o.out.join(&name);
-    noise.save(&path)?;
-    // The picture: the noise beside the first five test digits with it.
-    let len = model.arch.in_len();
-    let k = data.test.len().min(5);
-    let mut digits = vec![0.0f32; k * len];
-    data.test
-        .gather_f32(&(0..k).collect::<Vec<_>>(), &mut digits);
-    for row in digits.chunks_exact_mut(len) {
-        for (v, &d) in row.iter_mut().zip(&noise.data) {
-            *v = (*v + d).clamp(0.0, 1.0);
-        }
-    }
-    let rows: Vec<&[f32]> = digits.chunks_exact(len).collect();
-    picture::save(
-        &path.with_extension("png"),
-        &noise.data,
-        noise.limit,
-        &rows,
-        model.arch.input,
-    )?;
-    let ck = o
-        .out
-        .join(name.replace(".safetensors", ".ckpt.safetensors"));
-    if ck.exists() {
-        std::fs::remove_file(&ck).map_err(|e| Error::io(&ck, e))?;
-    }
-    Ok(serde_json::json!({
-        "file": path,
-        "target": s.cfg.target,
-        "limit": s.cfg.limit,
-        "steps": s.step,
-        "accuracy": e.accuracy,
-        "fooling_rate": e.fooling_rate,
-        "detection_auc": e.detection.auc,
-        "detection_caught_at_95": e.detection.caught,
-    }))
 }

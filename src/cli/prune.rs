@@ -96,13 +96,13 @@ impl PruneOpts {
 
     /// Input statistics of the unpruned `model` over the score images.
     pub fn stats(&self, model: &mut Model, data: &crate::data::Dataset) -> Vec<InputStats> {
-        let split = if self.score_data == "test" {
-            &data.test
-        } else {
-            &data.train
-        };
-        let idx = scores::score_images(split, self.score_images, self.seed);
-        scores::input_stats(model, split, &idx)
+        crate::experiment::sweep_run::input_stats(
+            model,
+            data,
+            &self.score_data,
+            self.score_images,
+            self.seed,
+        )
     }
 
     /// Metadata describing these settings.

@@ -2,12 +2,10 @@
 
 use super::prune::PruneOpts;
 use super::{DataOpts, Global, print_json, progress};
-use crate::attack::noise_file::{Noise, sha256_file};
 use crate::error::{Error, Result};
-use crate::model::file;
-use crate::prune::{Method, Ratio, scores};
-use crate::sweep::results::{FORMAT, Run, Shard, SweepFile};
-use crate::sweep::{Evaluator, Group, NoiseInfo, Settings, Sweeper};
+use crate::experiment::sweep_run::{self, SweepSpec};
+use crate::prune::{Method, Ratio};
+use crate::sweep::results::{Run, Shard};
 use std::path::PathBuf;
 
 /// Prune the original model at every ratio with every method and measure
@@ -103,7 +101,7 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
         );
         return Ok(());
     }
-    let (Some(model_path), Some(out)) = (a.model.clone(), a.out.clone()) else {
+    let (Some(model), Some(out)) = (a.model.clone(), a.out.clone()) else {
         return Err(Error::input("sweep needs --model and --out"));
     };
     // Everything a user can get wrong is checked before any work.
@@ -114,155 +112,56 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
             methods.push(m);
         }
     }
-    let ratios = parse_ratios(&a.ratios)?;
     let ps = a.opts.parse()?;
-    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
-    if a.images == Some(0) {
-        return Err(Error::input("--images must be at least 1"));
-    }
-    let mut model = file::load(&model_path)?;
-    let n_layers = scores::prunable_layers(&model).len();
-    if let Some(bad) = ps.layers.iter().flatten().find(|&&k| k >= n_layers) {
-        return Err(Error::input(format!(
-            "layer {bad} does not exist: the model has {n_layers} prunable layers (0-{})",
-            n_layers.saturating_sub(1)
-        )));
-    }
-    let groups: Vec<Group> = if a.per_layer {
-        (0..n_layers)
-            .map(|k| Group {
-                name: format!("layer{k}"),
-                layers: Some(vec![k]),
-            })
-            .collect()
-    } else {
-        match &ps.layers {
-            Some(l) => {
-                let mut l = l.clone();
-                l.sort_unstable();
-                l.dedup();
-                vec![Group {
-                    name: format!(
-                        "layers{}",
-                        l.iter()
-                            .map(|k| k.to_string())
-                            .collect::<Vec<_>>()
-                            .join("+")
-                    ),
-                    layers: Some(l),
-                }]
-            }
-            None => vec![Group {
-                name: "all".into(),
-                layers: None,
-            }],
-        }
-    };
-    let data = a.data.load(None)?;
-    super::noise::check_model_fits(&model, &model_path, &data)?;
-    let noise_paths = Noise::expand_paths(&a.noise)?;
-    let mut noises = Vec::new();
-    let mut infos = Vec::new();
-    for p in &noise_paths {
-        let n = Noise::load(p)?;
-        n.check_fits(p, &model, &data.name, data.classes)?;
-        infos.push(NoiseInfo {
-            name: format!("class{}-limit{}", n.target, n.limit),
-            file: p
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: sha256_file(p)?,
-            target: n.target,
-            limit: n.limit,
-        });
-        noises.push(n);
-    }
-    let settings = Settings {
-        model_sha256: sha256_file(&model_path)?,
-        arch: model.arch.describe(),
-        dataset: data.name.clone(),
-        test_images: a.images.unwrap_or(data.test.len()).min(data.test.len()),
-        methods: methods.iter().map(|m| m.name().to_string()).collect(),
-        ratios: ratios.iter().map(|r| r.to_string()).collect(),
-        groups,
-        scope: ps.scope.name().into(),
-        offset: ps.offset.to_string(),
+    let spec = SweepSpec {
+        model,
+        methods,
+        ratios: parse_ratios(&a.ratios)?,
+        per_layer: a.per_layer,
+        layers: ps.layers,
+        scope: ps.scope,
+        offset: ps.offset,
         score_data: a.opts.score_data.clone(),
         score_images: a.opts.score_images,
         seed: a.opts.seed,
-        noises: infos,
-        layer_weights: crate::prune::original_weights(&model)
-            .iter()
-            .map(Vec::len)
-            .collect(),
+        noise: a.noise.clone(),
+        images: a.images,
+        shard: a.shard.as_deref().map(Shard::parse).transpose()?,
+        out: out.clone(),
     };
-    let _lock = crate::io::lock_dir(&out)?;
-    let mut run = Run::open_or_create(
-        &out,
-        SweepFile {
-            format: FORMAT.into(),
-            model: model_path.display().to_string(),
-            shard: shard.map(|s| s.to_string()),
-            settings: settings.clone(),
-        },
-    )?;
-    let done = run.done();
-    let todo: Vec<_> = settings
-        .items()
-        .into_iter()
-        .enumerate()
-        .filter(|(k, it)| shard.is_none_or(|s| s.takes(*k)) && !done.contains(&settings.key(it)))
-        .map(|(_, it)| it)
-        .collect();
-    let t0 = std::time::Instant::now();
-    let skipped = done.len();
-    if !todo.is_empty() {
-        let needs_stats = todo.iter().any(|it| methods[it.method].needs_inputs());
-        let stats = needs_stats.then(|| a.opts.stats(&mut model, &data));
-        let refs: Vec<&Noise> = noises.iter().collect();
-        let mut eval = Evaluator::new(&data.test, &refs, a.images);
-        let mut sweeper = Sweeper::new(&settings, model, stats)?;
-        let pb = progress(
-            todo.len() as u64,
-            g.quiet,
-            "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
-        );
-        for it in &todo {
-            let row = sweeper.run(it, &mut eval)?;
-            pb.set_message(format!(
-                "{} {} {}: clean {:.4} noisy {:.4}",
-                row.group, row.method, row.ratio, row.clean, row.mean_noisy
-            ));
-            run.record(row)?;
-            pb.inc(1);
-            crate::interrupt::check(|| {
-                format!(
-                    "sweep stopped with {} rows recorded in {} ({} to go); run the same command to continue",
-                    run.rows.len(),
-                    out.display(),
-                    todo.len() - pb.position() as usize
-                )
-            })?;
-        }
-        pb.finish_and_clear();
+    if a.images == Some(0) {
+        return Err(Error::input("--images must be at least 1"));
     }
-    let seconds = t0.elapsed().as_secs_f64();
+    let data = a.data.load(None)?;
+    let pb = progress(
+        0,
+        g.quiet,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
+    );
+    let o = sweep_run::run(&spec, &data, |done, total, row| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+        pb.set_message(format!(
+            "{} {} {}: clean {:.4} noisy {:.4}",
+            row.group, row.method, row.ratio, row.clean, row.mean_noisy
+        ));
+    })?;
+    pb.finish_and_clear();
     if a.json {
         print_json(&serde_json::json!({
             "run": out,
-            "rows": run.rows.len(),
-            "new_rows": todo.len(),
-            "skipped": skipped,
-            "seconds": seconds,
+            "rows": o.rows,
+            "new_rows": o.new_rows,
+            "skipped": o.skipped,
+            "seconds": o.seconds,
         }))?;
     } else {
         println!(
             "{}: {} new rows in {:.1}s ({} already recorded)",
             out.display(),
-            todo.len(),
-            seconds,
-            skipped
+            o.new_rows,
+            o.seconds,
+            o.skipped
         );
     }
     Ok(())

@@ -147,12 +147,16 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             m
         }
     };
-    let _lock = crate::io::lock_file(&a.out)?;
+    let (ckpt, log) = (
+        side_file(&a.out, "ckpt.safetensors"),
+        side_file(&a.out, "log.csv"),
+    );
+    let _lock = crate::io::lock_file(&a.out, &[&ckpt, &log])?;
     let io = TrainIo {
-        checkpoint: Some(side_file(&a.out, "ckpt.safetensors")),
+        checkpoint: Some(ckpt),
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
-        log: Some(side_file(&a.out, "log.csv")),
+        log: Some(log),
         eval_every: a.eval_every,
         keep_masks,
     };
@@ -181,20 +185,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     })?;
     pb.finish_and_clear();
     let test = eval::evaluate(&mut model, &data.test);
-    let m = &mut model.meta;
-    m.insert("dataset".into(), data.name.clone());
-    m.insert("seed".into(), cfg.seed.to_string());
-    m.insert("steps".into(), cfg.steps.to_string());
-    m.insert(
-        "train_config".into(),
-        serde_json::to_string(&cfg).unwrap_or_default(),
-    );
-    m.insert("test_accuracy".into(), format!("{:.4}", test.accuracy));
-    m.insert(
-        "created".into(),
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-    );
-    m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
+    train::stamp_meta(&mut model, &data.name, &cfg, test.accuracy);
     let mut f = file::to_tensor_file(&model);
     f.bools.extend(mask_tensors);
     f.save(&a.out)?;

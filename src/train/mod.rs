@@ -144,6 +144,25 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
+/// Record in `model`'s metadata how it was trained: dataset, seed, steps,
+/// the whole config, its test accuracy, when, and by which parana.
+pub fn stamp_meta(model: &mut Model, dataset: &str, cfg: &TrainConfig, test_accuracy: f64) {
+    let m = &mut model.meta;
+    m.insert("dataset".into(), dataset.into());
+    m.insert("seed".into(), cfg.seed.to_string());
+    m.insert("steps".into(), cfg.steps.to_string());
+    m.insert(
+        "train_config".into(),
+        serde_json::to_string(cfg).unwrap_or_default(),
+    );
+    m.insert("test_accuracy".into(), format!("{test_accuracy:.4}"));
+    m.insert(
+        "created".into(),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    );
+    m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
+}
+
 /// Train `model` (already initialised) on `data`. `on_step` is called after
 /// every step (for progress display).
 pub fn train(

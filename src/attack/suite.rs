@@ -1,0 +1,298 @@
+//! A noise suite: several universal noises trained against one model file,
+//! `group` at a time in one stacked batch, with checkpoints and resume, each
+//! finished noise evaluated on the test set and written with its picture.
+//! `parana noise train|suite` and the experiment runner both call
+//! [`train_suite`].
+
+use super::noise_file::{self, Noise};
+use super::universal::{self, NoiseConfig, NoiseState};
+use super::{picture, robustness};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Model, file};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The article's eight (target, limit) pairs.
+pub const ARTICLE: [(u8, f32); 8] = [
+    (3, 0.25),
+    (2, 0.25),
+    (1, 0.15),
+    (5, 0.1),
+    (5, 0.35),
+    (8, 0.2),
+    (7, 0.3),
+    (9, 0.2),
+];
+
+/// What to train and where.
+#[derive(Clone, Debug)]
+pub struct Suite {
+    /// The model file attacked.
+    pub model: PathBuf,
+    /// One config per noise.
+    pub noises: Vec<NoiseConfig>,
+    /// Noises trained together in one stacked batch.
+    pub group: usize,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Checkpoint every N steps (0: never).
+    pub checkpoint_every: u64,
+    /// Continue from the checkpoints found in `out`.
+    pub resume: bool,
+}
+
+/// One finished noise.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NoiseSummary {
+    /// Its file.
+    pub file: PathBuf,
+    /// Target class.
+    pub target: u8,
+    /// Limit.
+    pub limit: f32,
+    /// Steps trained.
+    pub steps: u64,
+    /// Accuracy on the noisy test images.
+    pub accuracy: f64,
+    /// Share of non-target test images classified as the target.
+    pub fooling_rate: f64,
+    /// ROC AUC of the output gap telling noisy from clean images.
+    pub detection_auc: f64,
+    /// Share of noisy images caught at the threshold keeping 95% of clean ones.
+    pub detection_caught_at_95: f64,
+}
+
+/// What a suite reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SuiteReport {
+    /// The model's clean test accuracy.
+    pub clean_accuracy: f64,
+    /// Seconds spent in this call.
+    pub seconds: f64,
+    /// The noises, in order.
+    pub noises: Vec<NoiseSummary>,
+}
+
+/// What the progress callback is told.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Training starts (after the clean evaluation).
+    Start {
+        /// The model's clean accuracy.
+        clean_accuracy: f64,
+    },
+    /// After every step of a group.
+    Step {
+        /// Steps done over the whole suite.
+        done: u64,
+        /// Steps of the whole suite.
+        total: u64,
+        /// Batch fooling rate per noise of the group, e.g. `3:0.91 5:0.40`.
+        msg: String,
+    },
+}
+
+/// Check the suite against its model file before any work; returns the
+/// model and the file's SHA-256.
+pub fn check(s: &Suite) -> Result<(Model, String)> {
+    let model = file::load(&s.model)?;
+    let sha = noise_file::sha256_file(&s.model)?;
+    for c in &s.noises {
+        c.validate(model.arch.classes).map_err(|e| match e {
+            Error::Input(m) if m.starts_with("target") => Error::file(&s.model, m),
+            e => e,
+        })?;
+    }
+    if s.group == 0 {
+        return Err(Error::input("--group must be at least 1"));
+    }
+    if s.out.is_file() {
+        return Err(Error::input(format!(
+            "--out {} is a file; it must be a folder",
+            s.out.display()
+        )));
+    }
+    Ok((model, sha))
+}
+
+/// Check the model fits the dataset.
+pub fn check_model_fits(model: &Model, path: &Path, data: &Dataset) -> Result<()> {
+    if data.test.image_len() != model.arch.in_len() || data.classes != model.arch.classes {
+        return Err(Error::file(
+            path,
+            format!(
+                "model {} does not fit {} ({}x{} images, {} classes)",
+                model.arch.describe(),
+                data.name,
+                data.test.rows,
+                data.test.cols,
+                data.classes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn checkpoint_path(out: &Path, c: &NoiseConfig) -> PathBuf {
+    out.join(noise_file::file_name(c.target, c.limit).replace(".safetensors", ".ckpt.safetensors"))
+}
+
+/// Train every noise of `s` against its model on `data` (checked with
+/// [`check`] first).
+pub fn train_suite(
+    s: &Suite,
+    data: &Dataset,
+    mut on_event: impl FnMut(Event),
+) -> Result<SuiteReport> {
+    let (mut model, model_sha) = check(s)?;
+    check_model_fits(&model, &s.model, data)?;
+    let _lock = crate::io::lock_dir(&s.out)?;
+    let len = model.arch.in_len();
+    let mut states = Vec::new();
+    for c in &s.noises {
+        let p = checkpoint_path(&s.out, c);
+        if s.resume && p.exists() {
+            states.push(noise_file::load_checkpoint(&p, c, &model_sha)?);
+        } else {
+            states.push(NoiseState::new(c.clone(), len));
+        }
+    }
+    let clean = robustness::outputs(&mut model, &data.test, None);
+    let clean_accuracy = robustness::accuracy(&clean.pred, &data.test.labels);
+    on_event(Event::Start { clean_accuracy });
+    let input = model.arch.input;
+    let t0 = std::time::Instant::now();
+    let total: u64 = states.iter().map(|s| s.cfg.steps).sum();
+    let mut before = 0;
+    let mut noises = Vec::new();
+    for chunk in states.chunks_mut(s.group) {
+        universal::train(&mut model, &data.train, chunk, |sts| {
+            let msg: Vec<String> = sts
+                .iter()
+                .map(|st| format!("{}:{:.2}", st.cfg.target, st.batch_fooling))
+                .collect();
+            on_event(Event::Step {
+                done: before + sts.iter().map(|st| st.step).sum::<u64>(),
+                total,
+                msg: msg.join(" "),
+            });
+            // At every checkpoint step, and on Ctrl-C before stopping.
+            let stop = crate::interrupt::requested();
+            for st in sts {
+                let due = s.checkpoint_every > 0 && st.step % s.checkpoint_every == 0;
+                if (due || stop) && !st.done() {
+                    noise_file::save_checkpoint(
+                        &checkpoint_path(&s.out, &st.cfg),
+                        st,
+                        input,
+                        &model_sha,
+                    )?;
+                }
+            }
+            crate::interrupt::check(|| {
+                let step = sts.iter().map(|st| st.step).min().unwrap_or(0);
+                format!(
+                    "noise training stopped at step {step}; checkpoints written in {}: run \
+                     the same command with --resume to continue",
+                    s.out.display()
+                )
+            })
+        })?;
+        before += chunk.iter().map(|st| st.cfg.steps).sum::<u64>();
+        for st in chunk.iter() {
+            noises.push(finish(
+                &mut model,
+                data,
+                st,
+                s,
+                &model_sha,
+                &clean,
+                clean_accuracy,
+            )?);
+        }
+    }
+    Ok(SuiteReport {
+        clean_accuracy,
+        seconds: t0.elapsed().as_secs_f64(),
+        noises,
+    })
+}
+
+/// Evaluate a trained noise on the test set, write its file and picture,
+/// remove its checkpoint; returns its summary.
+fn finish(
+    model: &mut Model,
+    data: &Dataset,
+    st: &NoiseState,
+    s: &Suite,
+    model_sha: &str,
+    clean: &robustness::Outputs,
+    clean_acc: f64,
+) -> Result<NoiseSummary> {
+    let mut noise = Noise {
+        data: st.noise.clone(),
+        input: model.arch.input,
+        target: st.cfg.target,
+        limit: st.cfg.limit,
+        meta: Default::default(),
+    };
+    let e = robustness::evaluate_noise(model, &data.test, &noise, clean);
+    let m = &mut noise.meta;
+    m.insert("steps".into(), st.step.to_string());
+    m.insert("seed".into(), st.cfg.seed.to_string());
+    m.insert("lr".into(), st.cfg.lr.to_string());
+    m.insert("optimizer".into(), st.cfg.optimizer.name().into());
+    m.insert("batch".into(), st.cfg.batch.to_string());
+    m.insert("dataset".into(), data.name.clone());
+    m.insert("classes".into(), data.classes.to_string());
+    m.insert("model_sha256".into(), model_sha.into());
+    m.insert(
+        "model".into(),
+        s.model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
+    m.insert("fooling_rate".into(), format!("{:.4}", e.fooling_rate));
+    m.insert("accuracy".into(), format!("{:.4}", e.accuracy));
+    m.insert("clean_accuracy".into(), format!("{clean_acc:.4}"));
+    m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
+    let path = s
+        .out
+        .join(noise_file::file_name(st.cfg.target, st.cfg.limit));
+    noise.save(&path)?;
+    // The picture: the noise beside the first five test digits with it.
+    let len = model.arch.in_len();
+    let k = data.test.len().min(5);
+    let mut digits = vec![0.0f32; k * len];
+    data.test
+        .gather_f32(&(0..k).collect::<Vec<_>>(), &mut digits);
+    for row in digits.chunks_exact_mut(len) {
+        for (v, &d) in row.iter_mut().zip(&noise.data) {
+            *v = (*v + d).clamp(0.0, 1.0);
+        }
+    }
+    let rows: Vec<&[f32]> = digits.chunks_exact(len).collect();
+    picture::save(
+        &path.with_extension("png"),
+        &noise.data,
+        noise.limit,
+        &rows,
+        model.arch.input,
+    )?;
+    let ck = checkpoint_path(&s.out, &st.cfg);
+    if ck.exists() {
+        std::fs::remove_file(&ck).map_err(|e| Error::io(&ck, e))?;
+    }
+    Ok(NoiseSummary {
+        file: path,
+        target: st.cfg.target,
+        limit: st.cfg.limit,
+        steps: st.step,
+        accuracy: e.accuracy,
+        fooling_rate: e.fooling_rate,
+        detection_auc: e.detection.auc,
+        detection_caught_at_95: e.detection.caught,
+    })
+}

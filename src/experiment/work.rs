@@ -1,0 +1,229 @@
+//! What each stage does, through the same library functions the CLI
+//! commands call, and where it writes (`RUN/<stage id>/…`). Stages that
+//! already resume (training checkpoints, noise checkpoints, sweep rows)
+//! are run with resume on, so an interrupted stage continues inside.
+
+use super::config::Experiment;
+use super::stage::{Kind, Stage};
+use super::sweep_run::{self, SweepSpec};
+use crate::attack::robustness::{self, AttackEval};
+use crate::attack::suite::{self, Suite};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Model, eval, file, init};
+use crate::prune::{Ratio, Scope};
+use crate::train::{self, TrainIo};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The trained model of model `name`.
+pub fn model_file(run: &Path, name: &str) -> PathBuf {
+    run.join(format!("train-{name}")).join("model.safetensors")
+}
+
+/// The noise folder of model `name`.
+pub fn noise_dir(run: &Path, name: &str) -> PathBuf {
+    run.join(format!("noise-{name}"))
+}
+
+/// `train-M/train.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainRecord {
+    /// Model name in the experiment.
+    pub name: String,
+    /// Architecture description.
+    pub arch: String,
+    /// lq or sce.
+    pub head: String,
+    /// Parameters.
+    pub params: usize,
+    /// Clean test accuracy.
+    pub test_accuracy: f64,
+    /// The training settings.
+    pub config: crate::train::TrainConfig,
+    /// Seconds of training in the last (finishing) process.
+    pub seconds: f64,
+}
+
+/// `attacks-M/attacks.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AttacksRecord {
+    /// Clean accuracy on the attacked images.
+    pub clean_accuracy: f64,
+    /// One per attack.
+    pub attacks: Vec<AttackEval>,
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?;
+    crate::io::write_atomic(path, (s + "\n").as_bytes())
+}
+
+/// Read a JSON file written by a stage.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::file(path, e.to_string()))
+}
+
+/// Run `stage` of `exp` into `run`; `progress(msg)` reports inside the stage.
+pub fn run_stage(
+    exp: &Experiment,
+    stage: &Stage,
+    run: &Path,
+    data: Option<&Dataset>,
+    progress: &mut dyn FnMut(String),
+) -> Result<()> {
+    let dir = run.join(&stage.id);
+    match stage.kind {
+        Kind::Sparse => return sparse(exp, &dir, progress),
+        Kind::Report => return crate::report::write(run).map(|_| ()),
+        _ => {}
+    }
+    let (Some(data), Some(m)) = (data, stage.model.map(|i| &exp.models[i])) else {
+        return Err(Error::Other(format!(
+            "stage {} needs the dataset and a model",
+            stage.id
+        )));
+    };
+    match stage.kind {
+        Kind::Train => {
+            let mut arch = m.arch()?;
+            arch.classes = data.classes;
+            let mut model = Model::new(arch, m.head()?);
+            init::init(&mut model, m.seed);
+            let cfg = m.train_config();
+            let out = model_file(run, &m.name);
+            let io = TrainIo {
+                checkpoint: Some(dir.join("model.ckpt.safetensors")),
+                checkpoint_every: 1000,
+                resume: true,
+                log: Some(dir.join("model.log.csv")),
+                eval_every: 500,
+                keep_masks: None,
+            };
+            let s = train::train(&mut model, data, &cfg, &io, |s| {
+                if s.step % 50 == 0 || s.step == s.steps {
+                    progress(format!("step {}/{} loss {:.4}", s.step, s.steps, s.loss));
+                }
+            })?;
+            let test = eval::evaluate(&mut model, &data.test);
+            train::stamp_meta(&mut model, &data.name, &cfg, test.accuracy);
+            file::save(&model, &out)?;
+            write_json(
+                &dir.join("train.json"),
+                &TrainRecord {
+                    name: m.name.clone(),
+                    arch: model.arch.describe(),
+                    head: model.head.name().into(),
+                    params: model.param_count(),
+                    test_accuracy: test.accuracy,
+                    config: cfg,
+                    seconds: s.seconds,
+                },
+            )
+        }
+        Kind::Noise => {
+            let Some(n) = &exp.noise else {
+                return Err(Error::Other("noise stage without [noise]".into()));
+            };
+            let s = Suite {
+                model: model_file(run, &m.name),
+                noises: n.configs()?,
+                group: n.group,
+                out: dir.clone(),
+                checkpoint_every: 100,
+                resume: true,
+            };
+            let report = suite::train_suite(&s, data, |e| {
+                if let suite::Event::Step { done, total, msg } = e
+                    && (done % 20 == 0 || done == total)
+                {
+                    progress(format!("step {done}/{total} fooling {msg}"));
+                }
+            })?;
+            write_json(&dir.join("suite.json"), &report)
+        }
+        Kind::Attacks => {
+            let Some(a) = &exp.attacks else {
+                return Err(Error::Other("attacks stage without [attacks]".into()));
+            };
+            let mut model = file::load(&model_file(run, &m.name))?;
+            let n = a.images.unwrap_or(data.test.len()).min(data.test.len());
+            let pred = eval::predict(&mut model, &data.test);
+            let clean_accuracy = robustness::accuracy(&pred[..n], &data.test.labels[..n]);
+            let mut attacks = Vec::new();
+            for at in a.attacks()? {
+                progress(at.describe());
+                attacks.push(robustness::evaluate_attack(
+                    &mut model, &data.test, &at, a.images,
+                ));
+            }
+            write_json(
+                &dir.join("attacks.json"),
+                &AttacksRecord {
+                    clean_accuracy,
+                    attacks,
+                },
+            )
+        }
+        Kind::Sweep | Kind::PerLayer => {
+            let sec = if stage.kind == Kind::Sweep {
+                &exp.sweep
+            } else {
+                &exp.per_layer
+            };
+            let Some(sec) = sec else {
+                return Err(Error::Other("sweep stage without its section".into()));
+            };
+            let spec = SweepSpec {
+                model: model_file(run, &m.name),
+                methods: sec.methods()?,
+                ratios: sec.ratios()?,
+                per_layer: stage.kind == Kind::PerLayer,
+                layers: sec.layers.clone(),
+                scope: Scope::parse(&sec.scope)?,
+                offset: Ratio::parse(&sec.offset)?,
+                score_data: sec.score_data.clone(),
+                score_images: sec.score_images,
+                seed: sec.seed,
+                noise: vec![noise_dir(run, &m.name)],
+                images: sec.images,
+                shard: None,
+                out: dir.clone(),
+            };
+            sweep_run::run(&spec, data, |done, total, row| {
+                progress(format!(
+                    "{done}/{total} {} {} {}: clean {:.4} noisy {:.4}",
+                    row.group, row.method, row.ratio, row.clean, row.mean_noisy
+                ))
+            })
+            .map(|_| ())
+        }
+        Kind::Sparse | Kind::Report => unreachable!("handled above"),
+    }
+}
+
+/// The sparse benchmarks of `[sparse]`.
+fn sparse(exp: &Experiment, dir: &Path, progress: &mut dyn FnMut(String)) -> Result<()> {
+    let Some(sp) = &exp.sparse else {
+        return Err(Error::Other("sparse stage without [sparse]".into()));
+    };
+    let mut all = Vec::new();
+    for a in &sp.arch {
+        let m = crate::bench::model(a, crate::nn::Head::Sce)?;
+        let subject = crate::sparse::bench::Subject::new(a, m)?;
+        all.extend(crate::sparse::bench::run(
+            &subject,
+            &sp.sparsities,
+            &sp.batches,
+            sp.reps,
+            |r| {
+                progress(format!(
+                    "{} {} {:.2} x{}",
+                    r.model, r.layer, r.sparsity, r.batch
+                ))
+            },
+        )?);
+    }
+    write_json(&dir.join("sparse.json"), &all)
+}

@@ -1,0 +1,56 @@
+//! What a run's stages left, read back for the report: per model its
+//! training record, noise suite and noise files, attacks and sweep folders.
+//! Missing stages read as `None`, so a partial run still has a report.
+
+use crate::attack::noise_file::Noise;
+use crate::attack::suite::SuiteReport;
+use crate::error::Result;
+use crate::experiment::work::{self, AttacksRecord, TrainRecord};
+use crate::sweep::results::Run;
+use std::path::{Path, PathBuf};
+
+/// What one model's stages left in the run.
+pub(super) struct ModelOutputs {
+    pub name: String,
+    pub train: Option<TrainRecord>,
+    pub suite: Option<SuiteReport>,
+    pub noises: Vec<Noise>,
+    pub attacks: Option<AttacksRecord>,
+    pub sweep: Option<Run>,
+    pub per_layer: Option<Run>,
+}
+
+pub(super) fn opt_json<T: for<'de> serde::Deserialize<'de>>(p: &Path) -> Result<Option<T>> {
+    if p.exists() {
+        work::read_json(p).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn opt_run(p: &Path) -> Result<Option<Run>> {
+    if p.join("sweep.json").exists() {
+        let r = Run::load(p)?;
+        Ok((!r.rows.is_empty()).then_some(r))
+    } else {
+        Ok(None)
+    }
+}
+
+pub(super) fn load_model_outputs(run: &Path, name: &str) -> Result<ModelOutputs> {
+    let suite: Option<SuiteReport> = opt_json(&work::noise_dir(run, name).join("suite.json"))?;
+    let mut noises = Vec::new();
+    for n in suite.iter().flat_map(|s| &s.noises) {
+        let file = n.file.file_name().map(PathBuf::from).unwrap_or_default();
+        noises.push(Noise::load(&work::noise_dir(run, name).join(file))?);
+    }
+    Ok(ModelOutputs {
+        name: name.into(),
+        train: opt_json(&run.join(format!("train-{name}")).join("train.json"))?,
+        suite,
+        noises,
+        attacks: opt_json(&run.join(format!("attacks-{name}")).join("attacks.json"))?,
+        sweep: opt_run(&run.join(format!("sweep-{name}")))?,
+        per_layer: opt_run(&run.join(format!("per-layer-{name}")))?,
+    })
+}

@@ -1,0 +1,377 @@
+//! `parana reproduce` and `parana report` end to end on real MNIST: a tiny
+//! experiment runs every stage and writes the report; a second run skips
+//! everything; changing the sweep reruns only the sweeps and the report;
+//! bad TOML is refused with the file, line and key; and (where a headless
+//! Chromium is installed) every figure of report.html renders.
+
+mod common;
+
+use common::{mnist_dir, parana};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// A tiny experiment: one 784-32-16-10 lq MLP, two noises, FGSM, a sweep
+/// of three ratios and a per-layer sweep of two, on 1000 test images.
+fn tiny(sweep_ratios: &str) -> String {
+    format!(
+        r#"title = "tiny"
+dataset = "mnist"
+data_dir = "{}"
+
+[[model]]
+name = "tiny"
+hidden = [32, 16]
+head = "lq"
+steps = 300
+batch = 100
+lr = 2e-3
+
+[noise]
+pairs = [[3, 0.25], [5, 0.35]]
+steps = 60
+
+[attacks]
+fgsm = [0.1]
+images = 300
+
+[sweep]
+methods = ["abs", "act"]
+ratios = "{sweep_ratios}"
+score_images = 500
+images = 1000
+
+[per-layer]
+methods = ["abs"]
+ratios = "0,0.5"
+images = 1000
+
+[sparse]
+sparsities = [0.9]
+batches = [10]
+reps = 1
+"#,
+        mnist_dir().display()
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn reproduce(exp: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let o = parana()
+        .arg("reproduce")
+        .arg(exp)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "reproduce failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn mtime(p: &Path) -> SystemTime {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .modified()
+        .unwrap()
+}
+
+/// `--dry-run` lines: (stage, what would happen).
+fn dry_run(exp: &Path, out: &Path) -> Vec<(String, String)> {
+    let o = reproduce(exp, out, &["--dry-run"]);
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let id = w.next().unwrap_or("").to_string();
+            let rest: Vec<&str> = w.collect();
+            // Drop the key (last word).
+            (id, rest[..rest.len().saturating_sub(1)].join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn reproduce_runs_every_stage_then_caches_and_reruns_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "tiny.toml", &tiny("0,0.4,0.8"));
+    let run = dir.path().join("run");
+
+    // Nothing written by a dry run.
+    let plan = dry_run(&exp, &run);
+    assert_eq!(plan.len(), 7, "{plan:?}");
+    assert!(plan.iter().all(|(_, s)| s == "run"), "{plan:?}");
+    assert!(!run.exists());
+
+    let t = std::time::Instant::now();
+    reproduce(&exp, &run, &[]);
+    eprintln!("tiny experiment: {:.1}s", t.elapsed().as_secs_f64());
+    for f in [
+        "stages.json",
+        "experiment.toml",
+        "train-tiny/model.safetensors",
+        "noise-tiny/suite.json",
+        "noise-tiny/noise-class3-limit0.25.safetensors",
+        "attacks-tiny/attacks.json",
+        "sweep-tiny/results.jsonl",
+        "per-layer-tiny/results.jsonl",
+        "sparse/sparse.json",
+        "report.md",
+        "report.html",
+        "report/sweep-tiny.svg",
+        "report/per-layer-tiny.svg",
+        "report/noise-tiny.svg",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    for s in [
+        "## Models",
+        "## Universal noise",
+        "## Pruning sweeps",
+        "## Per-layer sweeps",
+        "## Best performance",
+        "The article's table (reference)",
+        "| none | 0.9865 |",
+        "## FGSM and PGD",
+        "## Sparse engine",
+        "## Stages and run time",
+        "## Versions and seeds",
+        "![Sweep of tiny: accuracy against % pruned](report/sweep-tiny.svg)",
+    ] {
+        assert!(md.contains(s), "report.md lacks {s:?}:\n{md}");
+    }
+    let sweep_rows = std::fs::read_to_string(run.join("sweep-tiny/results.jsonl")).unwrap();
+    assert_eq!(sweep_rows.lines().count(), 6);
+
+    // Second run: everything cached, nothing rewritten.
+    let model = run.join("train-tiny/model.safetensors");
+    let layer_rows = run.join("per-layer-tiny/results.jsonl");
+    let (m0, l0, r0) = (
+        mtime(&model),
+        mtime(&layer_rows),
+        mtime(&run.join("report.md")),
+    );
+    let t = std::time::Instant::now();
+    let o = reproduce(&exp, &run, &[]);
+    assert!(t.elapsed().as_secs_f64() < 10.0);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 stage(s) run, 7 cached"), "{out}");
+    assert_eq!(mtime(&model), m0);
+    assert_eq!(mtime(&run.join("report.md")), r0);
+
+    // A different sweep: only the sweep and the report rerun.
+    let exp2 = write(dir.path(), "tiny2.toml", &tiny("0,0.6"));
+    let plan = dry_run(&exp2, &run);
+    for (id, status) in &plan {
+        let expect = if id == "sweep-tiny" || id == "report" {
+            "rerun (settings changed)"
+        } else {
+            "cached"
+        };
+        assert_eq!(status, expect, "{id}: {plan:?}");
+    }
+    let o = reproduce(&exp2, &run, &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2 stage(s) run, 5 cached"), "{out}");
+    assert_eq!(mtime(&model), m0);
+    assert_eq!(mtime(&layer_rows), l0);
+    let sweep_rows = std::fs::read_to_string(run.join("sweep-tiny/results.jsonl")).unwrap();
+    assert_eq!(sweep_rows.lines().count(), 4, "the old rows are gone");
+
+    // An interrupted sweep (recorded as started, two rows kept) continues:
+    // only its missing rows are computed, the stages before it stay.
+    let stages_path = run.join("stages.json");
+    let mut st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stages_path).unwrap()).unwrap();
+    st["stages"]["sweep-tiny"]["done"] = serde_json::json!(false);
+    std::fs::write(&stages_path, st.to_string()).unwrap();
+    let rows_path = run.join("sweep-tiny/results.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&rows_path)
+        .unwrap()
+        .lines()
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&rows_path, kept.concat()).unwrap();
+    let plan = dry_run(&exp2, &run);
+    assert!(
+        plan.contains(&("sweep-tiny".into(), "resume".into())),
+        "{plan:?}"
+    );
+    let o = reproduce(&exp2, &run, &["--only", "sweep"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("1 stage(s) run"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&rows_path).unwrap().lines().count(),
+        4
+    );
+    assert_eq!(mtime(&model), m0);
+
+    // `parana report` rewrites the report from the run folder alone.
+    std::fs::remove_file(run.join("report.html")).unwrap();
+    let o = parana().arg("report").arg(&run).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(run.join("report.html").exists());
+
+    browser_check(&run.join("report.html"));
+}
+
+#[test]
+fn only_runs_the_selected_stage_and_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "tiny.toml", &tiny("0,0.5"));
+    let run = dir.path().join("run");
+    reproduce(&exp, &run, &["--only", "attacks"]);
+    assert!(run.join("train-tiny/model.safetensors").exists());
+    assert!(run.join("attacks-tiny/attacks.json").exists());
+    assert!(!run.join("noise-tiny").exists());
+    assert!(!run.join("report.md").exists());
+    let o = parana()
+        .args(["reproduce"])
+        .arg(&exp)
+        .arg("--out")
+        .arg(&run)
+        .args(["--only", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such stage"));
+}
+
+#[test]
+fn checked_in_experiments_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let exps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut n = 0;
+    for e in std::fs::read_dir(&exps).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let plan = dry_run(&p, &dir.path().join("run"));
+            assert!(plan.iter().any(|(id, _)| id == "report"), "{plan:?}");
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "{n} experiments");
+}
+
+/// Run reproduce on `text`; returns (exit code, stderr).
+fn bad(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "bad.toml", text);
+    let o = parana()
+        .arg("reproduce")
+        .arg(&exp)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_experiment_files_name_file_line_and_key() {
+    let base = "dataset = \"mnist\"\n\n[[model]]\nname = \"a\"\narch = \"article-mlp\"\n";
+    // Unknown key.
+    let (code, err) = bad(&format!("{base}stpes = 10\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains("line 6"), "{err}");
+    assert!(err.contains("stpes"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Wrong type.
+    let (code, err) = bad(&format!("{base}steps = \"many\"\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 6, key model.steps"), "{err}");
+    // Impossible settings found after parsing.
+    let (code, err) = bad(&format!(
+        "{base}\n[noise]\npreset = \"article\"\n\n[sweep]\nmethods = [\"abs\"]\nratios = \"0:2:0.1\"\n"
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 12, key sweep.ratios"), "{err}");
+    let (code, err) = bad(&format!("{base}head = \"mse\"\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 6, key model.head"), "{err}");
+    let (code, err) = bad(&format!("{base}\n[report]\nmin_clean = 1.5\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 8, key report.min_clean"), "{err}");
+    let (code, err) = bad("title = \"no models\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no [[model]]"), "{err}");
+    let (code, err) = bad("[[model]]\narch = \"article-mlp\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("line 1, key model: missing field `name`"),
+        "{err}"
+    );
+    let (code, err) = bad("dataset = \"cifar\"\n[[model]]\nname = \"a\"\narch = \"article-mlp\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 1, key dataset"), "{err}");
+}
+
+/// A headless Chromium, if one is installed.
+fn browser() -> Option<PathBuf> {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = Path::new(dir).join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Open report.html in headless Chromium and check every figure drew a
+/// non-empty box (the page marks `data-figures-rendered` on load).
+fn browser_check(html: &Path) {
+    let Some(b) = browser() else {
+        eprintln!(
+            "SKIPPED the report.html browser check: no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install chromium)"
+        );
+        return;
+    };
+    let text = std::fs::read_to_string(html).unwrap();
+    assert!(
+        !text.contains("http://") || !text.contains("src=\"http"),
+        "report.html must not load external resources"
+    );
+    let figures = text.matches("<figure class=\"figure\"").count();
+    assert!(figures >= 3, "{figures} figures");
+    let profile = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(&b)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.canonicalize().unwrap().display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dom.contains(&format!("data-figures=\"{figures}\"")),
+        "browser did not run the page's check: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        dom.contains(&format!("data-figures-rendered=\"{figures}\"")),
+        "not every figure rendered"
+    );
+}
