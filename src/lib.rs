@@ -5,11 +5,13 @@
 //!
 //! `data` (IDX datasets) -> `nn` (layers with explicit forward/backward) ->
 //! `model` (architectures, initialisation, model files) -> `train` (Adam,
-//! checkpoints, logs) -> `attack` (universal noise, FGSM, PGD) -> `prune` ->
-//! `sweep` (pruning sweeps) -> `sparse` (the sparse engine); `experiment`
-//! runs a whole study from a TOML file in cached stages and `report` writes
-//! its Markdown and HTML report. The `cli` module is a thin layer over these
-//! that the `parana` binary calls.
+//! checkpoints, logs) -> `attack` (universal noise, FGSM, PGD) -> `prune`
+//! (scores, masks) -> `sparse` (the sparse engine, decoupled convolutions)
+//! -> `experiment` (pruning sweeps, and whole studies from a TOML file in
+//! cached stages) -> `report` (best table, plots, the Markdown and HTML
+//! report). The `cli` module is a thin layer over these that the `parana`
+//! binary calls; `error`, `io`, `interrupt`, `tensorfile` and `rng` serve
+//! them all.
 
 pub mod attack;
 pub mod bench;
@@ -25,7 +27,6 @@ pub mod prune;
 pub mod report;
 pub mod rng;
 pub mod sparse;
-pub mod sweep;
 pub mod tensorfile;
 pub mod train;
 

@@ -147,7 +147,7 @@ proptest! {
         }
         std::fs::write(dir.path().join(target), &b).unwrap();
         std::fs::write(dir.path().join(other), theirs).unwrap();
-        let r = std::panic::catch_unwind(|| parana::sweep::results::Run::load(dir.path()));
+        let r = std::panic::catch_unwind(|| parana::experiment::sweep::results::Run::load(dir.path()));
         prop_assert!(r.is_ok(), "panicked");
         if let Ok(Err(e)) = r {
             let s = e.to_string();
@@ -160,7 +160,7 @@ proptest! {
 fn results_seed() -> (&'static str, &'static str) {
     static S: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (a, b) = S.get_or_init(|| {
-        use parana::sweep::{
+        use parana::experiment::sweep::{
             Group, Row, Settings,
             results::{Run, SweepFile},
         };

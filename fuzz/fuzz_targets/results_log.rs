@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if k & 1 == 0 {
         std::fs::write(dir.path().join("sweep.json"), SWEEP).unwrap();
     }
-    let _ = parana::sweep::results::Run::load(dir.path());
+    let _ = parana::experiment::sweep::results::Run::load(dir.path());
 });
 
 /// A valid sweep.json (a 784-12-8-10 MLP, abs at 0 and 0.5).

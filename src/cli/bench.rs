@@ -224,7 +224,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 v
             };
             let refs: Vec<&Noise> = noises.iter().collect();
-            let r = crate::sweep::bench::bench(
+            let r = crate::experiment::sweep::bench::bench(
                 m, &ds.test, &ds.train, &refs, &methods, &ratios, images,
             )?;
             if json {
@@ -358,7 +358,7 @@ fn sparse(
         }
     })?;
     if let Some(dir) = plot {
-        crate::sparse::plot::write(&recs, dir)?;
+        crate::report::sparse_plot::write(&recs, dir)?;
     }
     if json {
         return print_json(&recs);

@@ -2,7 +2,8 @@
 
 use super::Global;
 use crate::error::{Error, Result};
-use crate::sweep::{best, results::Run};
+use crate::experiment::sweep::results::Run;
+use crate::report::best;
 use std::path::PathBuf;
 
 /// For each method, the ratio with the highest mean noisy accuracy while

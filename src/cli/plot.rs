@@ -2,7 +2,8 @@
 
 use super::Global;
 use crate::error::{Error, Result};
-use crate::sweep::{plot, results::Run};
+use crate::experiment::sweep::results::Run;
+use crate::report::plot;
 use std::path::PathBuf;
 
 /// Plot a sweep: accuracy against % pruned per method (clean and each

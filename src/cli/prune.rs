@@ -96,7 +96,7 @@ impl PruneOpts {
 
     /// Input statistics of the unpruned `model` over the score images.
     pub fn stats(&self, model: &mut Model, data: &crate::data::Dataset) -> Vec<InputStats> {
-        crate::experiment::sweep_run::input_stats(
+        crate::experiment::sweep::run::input_stats(
             model,
             data,
             &self.score_data,

@@ -3,9 +3,9 @@
 use super::prune::PruneOpts;
 use super::{DataOpts, Global, print_json, progress};
 use crate::error::{Error, Result};
-use crate::experiment::sweep_run::{self, SweepSpec};
+use crate::experiment::sweep::results::{Run, Shard};
+use crate::experiment::sweep::run::{self as sweep_run, SweepSpec};
 use crate::prune::{Method, Ratio};
-use crate::sweep::results::{Run, Shard};
 use std::path::PathBuf;
 
 /// Prune the original model at every ratio with every method and measure
@@ -86,7 +86,7 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
             .map(|r| Run::load(r))
             .collect::<Result<Vec<_>>>()?;
         let model = loaded[0].file.model.clone();
-        let run = crate::sweep::results::merge(&loaded, &out, &model)?;
+        let run = crate::experiment::sweep::results::merge(&loaded, &out, &model)?;
         let total = run.file.settings.items().len();
         println!(
             "{}: {} of {} rows{}",

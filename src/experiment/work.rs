@@ -5,7 +5,7 @@
 
 use super::config::Experiment;
 use super::stage::{Kind, Stage};
-use super::sweep_run::{self, SweepSpec};
+use super::sweep::run::{self as sweep_run, SweepSpec};
 use crate::attack::robustness::{self, AttackEval};
 use crate::attack::suite::{self, Suite};
 use crate::data::Dataset;

@@ -4,7 +4,8 @@
 //! unpruned model) and the `lq` against `sce` verdict.
 
 use super::outputs::ModelOutputs;
-use crate::sweep::{best, results::Run};
+use crate::experiment::sweep::results::Run;
+use crate::report::best;
 
 /// Four decimals.
 pub(super) fn f4(v: f64) -> String {

@@ -1,4 +1,6 @@
-//! The report of a `parana reproduce` run: `RUN/report.md` (figures as SVG
+//! What a study shows: the best-performance table ([`best`]), the sweep
+//! and sparse-speed plots ([`plot`], [`sparse_plot`]), and the report of a
+//! `parana reproduce` run: `RUN/report.md` (figures as SVG
 //! files in `RUN/report/`) and a self-contained `RUN/report.html` (the same
 //! figures inline), built from what the stages wrote: the models and their
 //! clean accuracy, the noise images and robustness, the sweep panels (whole
@@ -8,11 +10,14 @@
 //! report can be written from a partial run.
 
 pub mod article;
+pub mod best;
 mod compare;
 pub mod doc;
 pub mod figures;
 mod outputs;
+pub mod plot;
 pub mod sections;
+pub mod sparse_plot;
 
 use crate::error::Result;
 use std::path::{Path, PathBuf};

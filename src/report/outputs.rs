@@ -5,8 +5,8 @@
 use crate::attack::noise_file::Noise;
 use crate::attack::suite::SuiteReport;
 use crate::error::Result;
+use crate::experiment::sweep::results::Run;
 use crate::experiment::work::{self, AttacksRecord, TrainRecord};
-use crate::sweep::results::Run;
 use std::path::{Path, PathBuf};
 
 /// What one model's stages left in the run.

@@ -10,7 +10,7 @@ use super::{article, figures};
 use crate::error::{Error, Result};
 use crate::experiment::cache::StagesFile;
 use crate::experiment::config::Experiment;
-use crate::sweep::{best, plot};
+use crate::report::{best, plot};
 use std::path::Path;
 
 /// Build the report of `run`; returns it and its title.

@@ -12,11 +12,11 @@
 //! - [`sparsify`]: turn the linear layers of a network sparse where that is
 //!   faster (density at most [`MAX_DENSITY`]).
 //! - [`consolidate`]: remove the neurons pruning has cut off.
-//! - [`file`]: compiled sparse model files (`parana compile`).
+//! - [`file`](mod@file): compiled sparse model files (`parana compile`).
 //! - [`decouple`]: a CNN's convolutions as sparse matrices (`parana
 //!   decouple`).
-//! - [`bench`]: `parana bench sparse`, MLPs and decoupled CNNs.
-//! - [`plot`]: its figure (`--plot DIR`).
+//! - [`bench`](mod@bench): `parana bench sparse`, MLPs and decoupled CNNs.
+//!   Its figure (`--plot DIR`) is drawn by `report::sparse_plot`.
 
 pub mod bench;
 pub mod consolidate;
@@ -25,7 +25,6 @@ pub mod decouple;
 pub mod file;
 pub mod kernel;
 pub mod linear;
-pub mod plot;
 pub mod trainable;
 
 pub use csr::Csr;

@@ -8,8 +8,8 @@
 //! in the binary and registered with plotters' ab_glyph font registry, so no
 //! system font is needed.
 
-use super::{Row, Settings};
 use crate::error::{Error, Result};
+use crate::experiment::sweep::{Row, Settings};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

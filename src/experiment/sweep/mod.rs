@@ -12,10 +12,9 @@
 //! highly pruned layers on the sparse engine.
 
 pub mod bench;
-pub mod best;
 pub mod engine;
-pub mod plot;
 pub mod results;
+pub mod run;
 
 use crate::attack::noise_file::Noise;
 use crate::data::Split;

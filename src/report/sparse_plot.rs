@@ -4,9 +4,9 @@
 //! ideal dashed. Right: each layer at one batch size (256 when measured).
 //! Same style and embedded font as the sweep plots.
 
-use super::bench::Record;
 use crate::error::Result;
-use crate::sweep::plot::{DrawResult, FAMILY, Figure, color, png_of, svg_of};
+use crate::report::plot::{DrawResult, FAMILY, Figure, color, png_of, svg_of};
+use crate::sparse::bench::Record;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

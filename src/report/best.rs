@@ -3,7 +3,7 @@
 //! those whose clean accuracy stays >= a threshold, beside the unpruned
 //! model (the ratio-0 row). Ties go to the smaller ratio.
 
-use super::{Row, Settings};
+use crate::experiment::sweep::{Row, Settings};
 
 /// One line of the table.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,10 +7,10 @@ use crate::attack::noise_file::{Noise, sha256_file};
 use crate::attack::suite::check_model_fits;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::experiment::sweep::results::{FORMAT, Run, Shard, SweepFile};
+use crate::experiment::sweep::{Evaluator, Group, NoiseInfo, Row, Settings, Sweeper};
 use crate::model::{Model, file};
 use crate::prune::{InputStats, Method, Ratio, Scope, scores};
-use crate::sweep::results::{FORMAT, Run, Shard, SweepFile};
-use crate::sweep::{Evaluator, Group, NoiseInfo, Row, Settings, Sweeper};
 use std::path::PathBuf;
 
 /// Everything one sweep needs.
