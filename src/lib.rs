@@ -13,6 +13,11 @@
 //! binary calls; `error`, `io`, `interrupt`, `tensorfile` and `rng` serve
 //! them all.
 
+// Anything from a file or the command line must become an error, never a
+// panic: `unwrap`/`expect` are refused outside tests (an invariant the code
+// itself guarantees uses a `let ... else { unreachable!(why) }`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod attack;
 pub mod bench;
 pub mod cli;
