@@ -7,6 +7,13 @@ use std::io::Write;
 use std::path::Path;
 
 /// Write `bytes` to `path` atomically (temp file + fsync + rename).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("results.csv");
+/// parana::io::write_atomic(&p, b"ratio,clean\n").unwrap();
+/// assert_eq!(std::fs::read(&p).unwrap(), b"ratio,clean\n");
+/// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }

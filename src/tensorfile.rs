@@ -108,6 +108,17 @@ impl TensorFile {
     }
 
     /// Parse `bytes` read from `path` (the path is only used in errors).
+    ///
+    /// ```
+    /// use parana::tensorfile::TensorFile;
+    /// use std::path::Path;
+    /// let mut f = TensorFile::default();
+    /// f.insert("layers.0.bias", vec![2], vec![0.5, -1.0]);
+    /// let bytes = f.to_bytes().unwrap();
+    /// assert_eq!(TensorFile::from_bytes(&bytes, Path::new("m.safetensors")).unwrap(), f);
+    /// let e = TensorFile::from_bytes(&bytes[..9], Path::new("m.safetensors")).unwrap_err();
+    /// assert!(e.to_string().starts_with("m.safetensors: not a valid safetensors file"));
+    /// ```
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TensorFile> {
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))?;

@@ -150,6 +150,21 @@ impl Pruner {
     /// Compute scores and orders. `stats` (from [`scores::input_stats`] on
     /// the unpruned model) is needed by `act`, `wanda` and `combined`.
     /// `layers` selects prunable layers by index (`None`: all).
+    ///
+    /// ```
+    /// use parana::model::{Arch, Model, init};
+    /// use parana::nn::Head;
+    /// use parana::prune::{self, Method, Pruner, Ratio, Scope};
+    ///
+    /// let mut m = Model::new(Arch::custom(vec![16], vec![]).unwrap(), Head::Lq);
+    /// init::init(&mut m, 1);
+    /// let original = prune::original_weights(&m);
+    /// let p = Pruner::new(&m, Method::Abs, Scope::PerMatrix, None, None, Ratio::ZERO).unwrap();
+    /// let masks = p.masks(Ratio::parse("0.5").unwrap());
+    /// prune::apply(&mut m, &original, &masks);
+    /// // 784x16 and 16x10 weights, half of each pruned.
+    /// assert_eq!(masks.kept(), vec![Some(784 * 16 / 2), Some(80)]);
+    /// ```
     pub fn new(
         model: &Model,
         method: Method,

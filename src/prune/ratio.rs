@@ -29,6 +29,14 @@ impl Ratio {
     }
 
     /// Parse a decimal like `0.81`, `.5`, `0` or a percentage like `81%`.
+    ///
+    /// ```
+    /// use parana::prune::Ratio;
+    /// let r = Ratio::parse("0.29").unwrap();
+    /// assert_eq!(r.count(100), 29); // exact: not floor(100 * 0.28999…)
+    /// assert_eq!(Ratio::parse("29%").unwrap(), r);
+    /// assert!(Ratio::parse("1").is_err()); // ratios lie in [0, 1)
+    /// ```
     pub fn parse(s: &str) -> Result<Ratio> {
         let bad = || {
             Error::input(format!(

@@ -35,6 +35,17 @@ pub struct Consolidated {
 
 /// Consolidate a ReLU MLP given as its layers (ReLU after each but the
 /// last).
+///
+/// ```
+/// use parana::sparse::consolidate::{DenseLayer, consolidate};
+/// // Hidden neuron 1 has no inputs left: it outputs relu(0.5) = 0.5, which
+/// // times its outgoing weight 2.0 moves into the output's bias.
+/// let l0 = DenseLayer { out: 2, inp: 1, w: vec![1.0, 0.0], b: vec![0.0, 0.5] };
+/// let l1 = DenseLayer { out: 1, inp: 2, w: vec![1.0, 2.0], b: vec![0.1] };
+/// let c = consolidate(&[l0, l1]);
+/// assert_eq!((c.removed.clone(), c.kept[0].clone()), (vec![1], vec![0]));
+/// assert_eq!(c.layers[1].b, vec![0.1 + 0.5 * 2.0]);
+/// ```
 pub fn consolidate(layers: &[DenseLayer]) -> Consolidated {
     let n = layers.len();
     let mut bias: Vec<Vec<f32>> = layers.iter().map(|l| l.b.clone()).collect();

@@ -82,6 +82,14 @@ impl Csr {
     }
 
     /// The non-zero entries of a dense row-major `[rows, cols]` matrix.
+    ///
+    /// ```
+    /// use parana::sparse::Csr;
+    /// let w = [0.0, 2.0, 0.0, 1.0, 0.0, 3.0]; // [2, 3], row-major
+    /// let c = Csr::from_dense(&w, 2, 3);
+    /// assert_eq!((c.nnz(), c.idx(), c.val()), (3, &[1u32, 0, 2][..], &[2.0f32, 1.0, 3.0][..]));
+    /// assert_eq!(c.to_dense(), w);
+    /// ```
     pub fn from_dense(w: &[f32], rows: usize, cols: usize) -> Csr {
         assert_eq!(w.len(), rows * cols, "dense matrix has the wrong length");
         assert!(cols <= u32::MAX as usize);
