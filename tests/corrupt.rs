@@ -539,6 +539,52 @@ fn every_bad_input_gives_one_line_exit_code_2_and_writes_nothing() {
         ));
     }
 
+    // --- Experiment files (parana reproduce).
+    let good_toml = format!(
+        "dataset = \"mnist\"\ndata_dir = \"{gd}\"\n\n[[model]]\nname = \"m\"\nhidden = [8]\nsteps = 5\n"
+    );
+    for (k, (name, text, needle)) in [
+        (
+            "toml unknown key",
+            good_toml.replace("steps = 5", "stepz = 5"),
+            "stepz",
+        ),
+        (
+            "toml wrong type",
+            good_toml.replace("steps = 5", "steps = \"five\""),
+            "steps",
+        ),
+        (
+            "toml impossible value",
+            good_toml.replace("hidden = [8]", "hidden = [0]"),
+            "exp-2.toml",
+        ),
+        (
+            "toml not toml",
+            "[[model\nname = ".to_string(),
+            "exp-3.toml",
+        ),
+        (
+            "toml unknown table",
+            format!("{good_toml}\n[sweeps]\nratios = \"0\"\n"),
+            "sweeps",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = root.join(format!("exp-{k}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let o = out.join(format!("run-{k}"));
+        let mut c = case(
+            name,
+            &["reproduce", s(&p), "--out", s(&o)],
+            &[needle, &format!("exp-{k}.toml")],
+        );
+        c.out = Some(o);
+        cases.push(c);
+    }
+
     // --- Command-line values.
     for (name, ratio) in [
         ("ratio 1", "1"),

@@ -1,8 +1,8 @@
 //! Property tests of the file readers on stable (the inputs of the fuzz
 //! targets in `fuzz/`): any mutation of a valid model, sparse, noise or
-//! mask file, and of a sweep's results log, is either read or rejected with
-//! an error naming the file — never a panic. (IDX files have their own in
-//! `data_idx.rs`.)
+//! mask file, of a sweep's results log and of an experiment TOML file, is
+//! either read or rejected with an error naming the file — never a panic.
+//! (IDX files have their own in `data_idx.rs`.)
 
 use parana::attack::noise_file::Noise;
 use parana::model::{Arch, Model, file, init};
@@ -152,6 +152,35 @@ proptest! {
         if let Ok(Err(e)) = r {
             let s = e.to_string();
             prop_assert!(s.contains(target) || s.contains(&*dir.path().to_string_lossy()), "{}", s);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Experiment files (the checked-in quick.toml, mutated): parsed or
+    /// rejected naming the file, never a panic.
+    #[test]
+    fn mutated_experiment_files_are_parsed_or_rejected(
+        edits in prop::collection::vec((any::<Index>(), any::<u8>()), 1..5),
+        cut in prop::option::of(any::<Index>()),
+    ) {
+        let src = include_str!("../experiments/quick.toml");
+        let mut b = src.as_bytes().to_vec();
+        for (i, v) in &edits {
+            let k = i.index(b.len());
+            b[k] = *v;
+        }
+        if let Some(c) = cut {
+            b.truncate(c.index(b.len() + 1));
+        }
+        let text = String::from_utf8_lossy(&b).into_owned();
+        let p = Path::new("/x/exp.toml");
+        let r = std::panic::catch_unwind(|| parana::experiment::config::Experiment::parse(&text, p));
+        prop_assert!(r.is_ok(), "panicked");
+        if let Ok(Err(e)) = r {
+            prop_assert!(e.to_string().contains("exp.toml"), "{}", e);
         }
     }
 }
