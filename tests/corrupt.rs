@@ -98,6 +98,13 @@ fn dataset_with(good: &[PathBuf; 4], dir: &Path, which: usize, name: &str, bytes
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
+/// `bytes` with `new` written at offset `at`.
+fn patched(bytes: &[u8], at: usize, new: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[at..at + new.len()].copy_from_slice(new);
+    b
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -165,69 +172,55 @@ fn every_bad_input_gives_one_line_exit_code_2_and_writes_nothing() {
             "t10k-labels",
         ),
     ];
-    let mut magic = images.clone();
-    magic[2] = 0x0D; // dtype byte: float instead of unsigned byte
-    idx_cases.push((
-        "idx wrong dtype",
-        2,
-        "t10k-images-idx3-ubyte",
-        magic,
-        "t10k-images",
-    ));
-    let mut magic = images.clone();
-    magic[3] = 1; // one dimension in an images file
-    idx_cases.push((
-        "idx wrong rank",
-        2,
-        "t10k-images-idx3-ubyte",
-        magic,
-        "t10k-images",
-    ));
-    let mut magic = labels.clone();
-    magic[0] = 0x1F;
-    idx_cases.push((
-        "idx wrong magic",
-        3,
-        "t10k-labels-idx1-ubyte",
-        magic,
-        "t10k-labels",
-    ));
-    let mut zero = parana::data::idx::images_header(0, 28, 28);
-    zero.truncate(16);
-    idx_cases.push((
-        "idx zero images",
-        2,
-        "t10k-images-idx3-ubyte",
-        zero,
-        "t10k-images",
-    ));
+    // One field of a valid file changed: (name, which file, bytes, needle).
+    let (img, lab) = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
     let mut fewer = parana::data::idx::labels_header(299);
     fewer.extend_from_slice(&labels[8..8 + 299]);
-    idx_cases.push((
-        "idx count mismatch",
-        3,
-        "t10k-labels-idx1-ubyte",
-        fewer,
-        "t10k",
-    ));
-    let mut out_of_range = labels.clone();
-    out_of_range[20] = 12;
-    idx_cases.push((
-        "idx label out of range",
-        3,
-        "t10k-labels-idx1-ubyte",
-        out_of_range,
-        "t10k-labels",
-    ));
-    let mut huge = images.clone();
-    huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
-    idx_cases.push((
-        "idx huge count",
-        2,
-        "t10k-images-idx3-ubyte",
-        huge,
-        "t10k-images",
-    ));
+    let mut zero = parana::data::idx::images_header(0, 28, 28);
+    zero.truncate(16);
+    for (name, which, file, bytes, needle) in [
+        // dtype byte: float instead of unsigned byte
+        (
+            "idx wrong dtype",
+            2,
+            img,
+            patched(&images, 2, &[0x0D]),
+            "t10k-images",
+        ),
+        // one dimension in an images file
+        (
+            "idx wrong rank",
+            2,
+            img,
+            patched(&images, 3, &[1]),
+            "t10k-images",
+        ),
+        (
+            "idx wrong magic",
+            3,
+            lab,
+            patched(&labels, 0, &[0x1F]),
+            "t10k-labels",
+        ),
+        ("idx zero images", 2, img, zero, "t10k-images"),
+        ("idx count mismatch", 3, lab, fewer, "t10k"),
+        (
+            "idx label out of range",
+            3,
+            lab,
+            patched(&labels, 20, &[12]),
+            "t10k-labels",
+        ),
+        (
+            "idx huge count",
+            2,
+            img,
+            patched(&images, 4, &u32::MAX.to_be_bytes()),
+            "t10k-images",
+        ),
+    ] {
+        idx_cases.push((name, which, file, bytes, needle));
+    }
     let gz = gzip(&images);
     idx_cases.push((
         "gz truncated",

@@ -53,33 +53,38 @@ fn signal(c: &Child, sig: i32) {
     }
 }
 
-fn train_args(out: &Path, resume: bool) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "train",
-        "--hidden",
-        "32,16",
-        "--steps",
-        "6000",
-        "--batch",
-        "100",
-        "--lr",
-        "0.002",
-        "--eval-every",
-        "3000",
-        "--checkpoint-every",
-        "700",
-        "--data-dir",
-        &d(),
-        "--out",
-        out.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+/// `args` as owned strings, with `--resume` when `resume`.
+fn strings(args: &[&str], resume: bool) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     if resume {
         v.push("--resume".into());
     }
     v
+}
+
+fn train_args(out: &Path, resume: bool) -> Vec<String> {
+    strings(
+        &[
+            "train",
+            "--hidden",
+            "32,16",
+            "--steps",
+            "6000",
+            "--batch",
+            "100",
+            "--lr",
+            "0.002",
+            "--eval-every",
+            "3000",
+            "--checkpoint-every",
+            "700",
+            "--data-dir",
+            &d(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        resume,
+    )
 }
 
 fn tensors(p: &Path) -> TensorFile {
@@ -219,31 +224,27 @@ fn sigkill_at_random_moments_then_resume_gives_the_uninterrupted_files() {
     // noise train
     let model = small_model_file(root);
     let noise_args = |out: &Path, resume: bool| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "noise",
-            "train",
-            "--model",
-            model.to_str().unwrap(),
-            "--target",
-            "3",
-            "--limit",
-            "0.25",
-            "--steps",
-            "1500",
-            "--checkpoint-every",
-            "200",
-            "--data-dir",
-            &d,
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if resume {
-            v.push("--resume".into());
-        }
-        v
+        strings(
+            &[
+                "noise",
+                "train",
+                "--model",
+                model.to_str().unwrap(),
+                "--target",
+                "3",
+                "--limit",
+                "0.25",
+                "--steps",
+                "1500",
+                "--checkpoint-every",
+                "200",
+                "--data-dir",
+                &d,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            resume,
+        )
     };
     let whole = root.join("noise-whole");
     let o = finish(spawn(&noise_args(&whole, false)));
@@ -263,24 +264,24 @@ fn sigkill_at_random_moments_then_resume_gives_the_uninterrupted_files() {
 
     // sweep (resuming needs no flag)
     let sweep_args = |out: &Path| -> Vec<String> {
-        [
-            "sweep",
-            "--model",
-            model.to_str().unwrap(),
-            "--methods",
-            "abs,act",
-            "--ratios",
-            "0:0.95:0.05",
-            "--images",
-            "3000",
-            "--data-dir",
-            &d,
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        strings(
+            &[
+                "sweep",
+                "--model",
+                model.to_str().unwrap(),
+                "--methods",
+                "abs,act",
+                "--ratios",
+                "0:0.95:0.05",
+                "--images",
+                "3000",
+                "--data-dir",
+                &d,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            false,
+        )
     };
     let whole = root.join("sweep-whole");
     let o = finish(spawn(&sweep_args(&whole)));

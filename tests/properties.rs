@@ -59,24 +59,29 @@ fn seeds() -> &'static [(&'static str, Vec<u8>)] {
     })
 }
 
-/// `bytes` with `edits` (position, new byte) applied and cut at `cut`.
-fn mutate(bytes: &[u8], edits: &[(Index, u8)], cut: Option<Index>, header_only: bool) -> Vec<u8> {
+/// `bytes` with `edits` (position within the first `span` bytes, new
+/// byte) applied and cut at `cut`.
+fn edit_bytes(bytes: &[u8], span: usize, edits: &[(Index, u8)], cut: Option<Index>) -> Vec<u8> {
     let mut b = bytes.to_vec();
-    // Edits in the header (first bytes) reach the JSON the loaders parse.
-    let span = if header_only {
-        let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
-        (8 + n).min(b.len())
-    } else {
-        b.len()
-    };
     for (i, v) in edits {
-        let k = i.index(span);
-        b[k] = *v;
+        b[i.index(span)] = *v;
     }
     if let Some(c) = cut {
         b.truncate(c.index(b.len() + 1));
     }
     b
+}
+
+/// A safetensors file mutated, in its header (the JSON the loaders parse)
+/// only when `header_only`.
+fn mutate(bytes: &[u8], edits: &[(Index, u8)], cut: Option<Index>, header_only: bool) -> Vec<u8> {
+    let span = if header_only {
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        (8 + n).min(bytes.len())
+    } else {
+        bytes.len()
+    };
+    edit_bytes(bytes, span, edits, cut)
 }
 
 /// Read `bytes` as every kind of file: Ok or an error naming the path.
@@ -137,14 +142,7 @@ proptest! {
         let (sweep, results) = results_seed();
         let (target, other) = if in_settings { ("sweep.json", "results.jsonl") } else { ("results.jsonl", "sweep.json") };
         let (mine, theirs) = if in_settings { (sweep, results) } else { (results, sweep) };
-        let mut b = mine.as_bytes().to_vec();
-        for (i, v) in &edits {
-            let k = i.index(b.len());
-            b[k] = *v;
-        }
-        if let Some(c) = cut {
-            b.truncate(c.index(b.len() + 1));
-        }
+        let b = edit_bytes(mine.as_bytes(), mine.len(), &edits, cut);
         std::fs::write(dir.path().join(target), &b).unwrap();
         std::fs::write(dir.path().join(other), theirs).unwrap();
         let r = std::panic::catch_unwind(|| parana::experiment::sweep::results::Run::load(dir.path()));
@@ -167,14 +165,7 @@ proptest! {
         cut in prop::option::of(any::<Index>()),
     ) {
         let src = include_str!("../experiments/quick.toml");
-        let mut b = src.as_bytes().to_vec();
-        for (i, v) in &edits {
-            let k = i.index(b.len());
-            b[k] = *v;
-        }
-        if let Some(c) = cut {
-            b.truncate(c.index(b.len() + 1));
-        }
+        let b = edit_bytes(src.as_bytes(), src.len(), &edits, cut);
         let text = String::from_utf8_lossy(&b).into_owned();
         let p = Path::new("/x/exp.toml");
         let r = std::panic::catch_unwind(|| parana::experiment::config::Experiment::parse(&text, p));
