@@ -8,6 +8,20 @@ use crate::model::{Model, eval::EVAL_BATCH};
 
 /// FGSM on the images `x` (`labels.len()` of them) with radius `eps`.
 /// Runs with subnormals flushed to zero (see [`super::flush_denormals`]).
+///
+/// ```
+/// use parana::attack::fgsm::fgsm;
+/// use parana::model::{Arch, Model, init};
+/// use parana::nn::Head;
+/// let arch = Arch::custom(vec![32], vec![]).unwrap(); // 784-32-10
+/// let mut m = Model::new(arch, Head::Sce);
+/// init::init(&mut m, 7);
+/// let x: Vec<f32> = (0..3 * 784).map(|i| (i % 17) as f32 / 16.0).collect();
+/// let out = fgsm(&mut m, &x, &[1, 2, 3], 0.1, None);
+/// // Every adversarial pixel is within eps of its image and within [0, 1].
+/// assert!(out.adv.iter().zip(&x).all(|(a, x)| (a - x).abs() <= 0.1 + 1e-6 && (0.0..=1.0).contains(a)));
+/// assert_eq!((out.pred.len(), out.fooled.len()), (3, 3));
+/// ```
 pub fn fgsm(model: &mut Model, x: &[f32], labels: &[u8], eps: f32, target: Option<u8>) -> Outcome {
     super::flush_denormals();
     let len = model.arch.in_len();

@@ -173,6 +173,18 @@ pub fn parse(path: &Path, bytes: &[u8], kind: Kind) -> Result<IdxData> {
 }
 
 /// Parse an IDX image file held in memory (`path` names it in errors).
+///
+/// ```
+/// use parana::data::idx::{images_header, parse_images};
+/// use std::path::Path;
+/// let mut bytes = images_header(2, 2, 3); // 2 images of 2x3
+/// bytes.extend_from_slice(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+/// let im = parse_images(Path::new("x.idx"), &bytes).unwrap();
+/// assert_eq!((im.count, im.rows, im.cols, im.pixels[11]), (2, 2, 3, 11));
+/// // One pixel short: refused, naming the file.
+/// let e = parse_images(Path::new("x.idx"), &bytes[..bytes.len() - 1]).unwrap_err();
+/// assert!(e.to_string().starts_with("x.idx: "), "{e}");
+/// ```
 pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<IdxImages> {
     match parse(path, bytes, Kind::Images)? {
         IdxData::Images(im) => Ok(im),
@@ -469,7 +481,19 @@ fn write_idx(path: &Path, header: &[u8], body: &[u8], gzip: bool) -> Result<()> 
     })
 }
 
-/// Write `images` as an IDX image file, gzip-compressed if `gzip`.
+/// Write `images` as an IDX image file, gzip-compressed if `gzip`
+/// (readers tell the two apart by the first bytes).
+///
+/// ```
+/// use parana::data::idx::{IdxImages, read_images, write_images};
+/// let dir = std::env::temp_dir().join(format!("parana-doc-idx-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let im = IdxImages { count: 1, rows: 2, cols: 2, pixels: vec![0, 64, 128, 255] };
+/// let p = dir.join("images-idx3-ubyte.gz");
+/// write_images(&p, &im, true).unwrap();
+/// assert_eq!(read_images(&p).unwrap(), im);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn write_images(path: &Path, images: &IdxImages, gzip: bool) -> Result<()> {
     check_writable(images)?;
     let h = images_header(images.count, images.rows, images.cols);

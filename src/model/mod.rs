@@ -27,6 +27,18 @@ pub struct Model {
 impl Model {
     /// A model of `arch` with every parameter zero; call [`init::init`] or
     /// load weights into it.
+    ///
+    /// ```
+    /// use parana::model::{Arch, Model, init};
+    /// use parana::nn::Head;
+    /// let mut m = Model::new(Arch::preset("article-mlp").unwrap(), Head::Lq);
+    /// assert_eq!(m.param_count(), 784 * 1500 + 1500 + 1500 * 1000 + 1000 + 1000 * 800 + 800 + 800 * 10 + 10);
+    /// assert_eq!(m.param_names()[..2], ["layers.0.weight", "layers.0.bias"]); // state-dict names
+    /// init::init(&mut m, 1); // the seed's Xavier initialisation
+    /// let out = m.logits(&vec![0.5; 2 * 784], 2); // two images -> 2 x 10 raw outputs
+    /// assert_eq!(out.len(), 20);
+    /// assert!(out.iter().all(|v| v.is_finite()));
+    /// ```
     pub fn new(arch: Arch, head: Head) -> Model {
         let [h, w, c] = arch.input;
         let mut layers: Vec<Box<dyn Layer>> = Vec::new();

@@ -4,6 +4,20 @@
 use super::{Layer, Mode, Param, matmul};
 
 /// A fully connected layer.
+///
+/// ```
+/// use parana::nn::{Layer, Linear, Mode};
+/// let mut l = Linear::new(2, 1);
+/// l.params_mut()[0].value.copy_from_slice(&[2.0, -1.0]); // W [1, 2]
+/// l.params_mut()[1].value[0] = 0.5; // b
+/// let (x, mut y) = ([1.0, 3.0], [0.0]);
+/// l.forward(&x, &mut y, 1, Mode::Eval);
+/// assert_eq!(y, [2.0 * 1.0 - 3.0 + 0.5]);
+/// // Backward with dL/dy = 1: dL/dx = W, dL/dW = x, dL/db = 1.
+/// let mut dx = [0.0; 2];
+/// l.backward(&x, &y, &[1.0], Some(&mut dx), 1, true);
+/// assert_eq!((dx, &l.params()[0].grad[..], l.params()[1].grad[0]), ([2.0, -1.0], &[1.0, 3.0][..], 1.0));
+/// ```
 pub struct Linear {
     in_len: usize,
     out_len: usize,

@@ -361,10 +361,17 @@ fn time_paths(
         .min((BUDGET_S / warm.max(1e-9)) as usize)
         .max(floor.min(reps));
     let mut t = vec![Vec::with_capacity(reps); nets.len()];
-    for _ in 0..reps {
-        for (k, net) in nets.iter_mut().enumerate() {
+    for r in 0..reps {
+        // Forward order on even repetitions, backward on odd ones: a path
+        // is not always the one that runs after another has filled the
+        // caches with its own weights.
+        let mut order: Vec<usize> = (0..nets.len()).collect();
+        if r % 2 == 1 {
+            order.reverse();
+        }
+        for k in order {
             let s = Instant::now();
-            run_net(net, x, batch, &mut outs[k]);
+            run_net(&mut *nets[k], x, batch, &mut outs[k]);
             t[k].push(s.elapsed().as_secs_f64() * 1e3);
         }
     }

@@ -44,6 +44,21 @@ pub const MAX_DENSITY: f64 = 0.38;
 /// `max_density` replaced by a [`SparseLinear`] (fusing a ReLU that follows
 /// it). Dropout layers are removed: the result is for inference only.
 /// Pass `1.0` to make every linear layer sparse.
+///
+/// ```
+/// use parana::model::{Arch, Model, init};
+/// use parana::nn::{Head, Mode};
+/// use parana::sparse::{MAX_DENSITY, prune_magnitude, sparsify};
+/// let mut m = Model::new(Arch::custom(vec![300, 100], vec![]).unwrap(), Head::Lq);
+/// init::init(&mut m, 1);
+/// prune_magnitude(&mut m.net, 0.9); // 90% of each matrix zeroed
+/// let x: Vec<f32> = (0..64 * 784).map(|i| (i % 255) as f32 / 255.0).collect();
+/// let dense = m.net.forward(&x, 64, Mode::Eval).to_vec();
+/// let mut fast = sparsify(m.net, MAX_DENSITY);
+/// assert!(fast.layers().iter().all(|l| l.kind() != "linear")); // all three now sparse
+/// let sparse = fast.forward(&x, 64, Mode::Eval);
+/// assert!(dense.iter().zip(sparse).all(|(a, b)| (a - b).abs() < 1e-4));
+/// ```
 pub fn sparsify(net: Sequential, max_density: f64) -> Sequential {
     enum Slot {
         Keep(Box<dyn Layer>),
