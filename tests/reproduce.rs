@@ -247,6 +247,94 @@ fn only_runs_the_selected_stage_and_what_it_needs() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such stage"));
 }
 
+/// A tiny CNN swept decoupled (every conv tap a weight) as a whole, and per
+/// layer with its kernels as they are: the plan gains `decouple-M`, the
+/// decoupled sweep prunes the taps one by one, and both sweeps measure the
+/// same unpruned network at ratio 0.
+#[test]
+fn decoupled_sweeps_prune_the_convolutions_tap_by_tap() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(
+        dir.path(),
+        "cnn.toml",
+        &format!(
+            r#"dataset = "mnist"
+data_dir = "{}"
+
+[[model]]
+name = "c"
+conv = ["3x3x4"]
+hidden = [16]
+head = "sce"
+steps = 150
+batch = 50
+lr = 2e-3
+
+[noise]
+pairs = [[3, 0.25]]
+steps = 20
+
+[sweep]
+decoupled = true
+methods = ["abs", "act"]
+ratios = "0,0.6"
+score_images = 200
+images = 300
+
+[per-layer]
+methods = ["abs"]
+ratios = "0,0.6"
+images = 300
+"#,
+            mnist_dir().display()
+        ),
+    );
+    let run = dir.path().join("run");
+    let plan: Vec<String> = dry_run(&exp, &run).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        plan,
+        [
+            "train-c",
+            "noise-c",
+            "decouple-c",
+            "sweep-c",
+            "per-layer-c",
+            "report"
+        ]
+    );
+    reproduce(&exp, &run, &[]);
+    assert!(run.join("decouple-c/model.safetensors").exists());
+    let settings = |stage: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(run.join(stage).join("sweep.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["settings"].clone()
+    };
+    // The decoupled 3x3x4 convolution: one weight per present tap of every
+    // output pixel and channel (border taps absent), not 36 kernel weights.
+    let taps = 4 * (26 * 26 * 9 + 4 * 26 * 6 + 4 * 4);
+    assert_eq!(settings("sweep-c")["layer_weights"][0], taps);
+    assert_eq!(settings("per-layer-c")["layer_weights"][0], 36);
+    let rows = |stage: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run.join(stage).join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (whole, per_layer) = (rows("sweep-c"), rows("per-layer-c"));
+    assert_eq!(whole.len(), 4, "{whole:?}");
+    let clean0 = |rs: &[serde_json::Value]| {
+        rs.iter()
+            .find(|r| r["ratio"] == "0")
+            .map(|r| r["clean"].as_f64().unwrap())
+            .unwrap()
+    };
+    assert_eq!(clean0(&whole), clean0(&per_layer));
+    // At 60% every decoupled matrix keeps its other 40%, tap by tap.
+    for r in whole.iter().filter(|r| r["ratio"] == "0.6") {
+        assert_eq!(r["remaining"][0], taps - taps * 6 / 10, "{r}");
+    }
+}
+
 #[test]
 fn checked_in_experiments_are_valid() {
     let dir = tempfile::tempdir().unwrap();
@@ -301,6 +389,12 @@ fn bad_experiment_files_name_file_line_and_key() {
     ));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("line 12, key sweep.ratios"), "{err}");
+    let (code, err) = bad(&format!(
+        "{base}\n[noise]\npreset = \"article\"\n\n[sweep]\ndecoupled = true\n"
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 11, key sweep.decoupled"), "{err}");
+    assert!(err.contains("no convolutions"), "{err}");
     let (code, err) = bad(&format!("{base}head = \"mse\"\n"));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("line 6, key model.head"), "{err}");

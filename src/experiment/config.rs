@@ -220,6 +220,14 @@ pub struct SweepSection {
     /// them together, `[per-layer]` sweeps each alone (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<usize>>,
+    /// Sweep the CNNs decoupled (`parana decouple`): every convolution tap
+    /// an independent weight, pruned one by one. Needs convolutions.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub decoupled: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_methods() -> Vec<String> {
@@ -241,11 +249,12 @@ fn default_score_images() -> usize {
     2000
 }
 
-/// Sparse engine benchmarks (preset MLPs pruned by magnitude).
+/// Sparse engine benchmarks (preset networks pruned by magnitude; CNNs
+/// decoupled, their matrices pruned among the present taps).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SparseSpec {
-    /// MLP presets to benchmark.
+    /// Presets to benchmark (article-mlp, seed-mlp, article-cnn).
     #[serde(default = "default_sparse_arch")]
     pub arch: Vec<String>,
     /// Fractions of each weight matrix pruned.
@@ -450,6 +459,12 @@ impl Experiment {
             }
             for m in &self.models {
                 let a = m.arch()?;
+                if s.decoupled && a.convs.is_empty() {
+                    return Err(e(
+                        "decoupled",
+                        format!("model {} has no convolutions to decouple", m.name),
+                    ));
+                }
                 let n = a.convs.len() + a.hidden.len() + 1;
                 if let Some(bad) = s.layers.iter().flatten().find(|&&k| k >= n) {
                     return Err(e(
@@ -466,13 +481,8 @@ impl Experiment {
         if let Some(s) = &self.sparse {
             let e = |k: &str, msg: String| at.err("sparse", 0, k, msg);
             for a in &s.arch {
-                let arch = Arch::preset(a).map_err(|x| e("arch", x.to_string()))?;
-                if !arch.convs.is_empty() {
-                    return Err(e(
-                        "arch",
-                        format!("{a}: the sparse benchmark runs MLPs only"),
-                    ));
-                }
+                // CNN presets are benchmarked decoupled.
+                Arch::preset(a).map_err(|x| e("arch", x.to_string()))?;
             }
             if s.sparsities.is_empty() || s.sparsities.iter().any(|v| !(0.0..1.0).contains(v)) {
                 return Err(e("sparsities", "need values in [0, 1)".into()));

@@ -1,7 +1,8 @@
 //! The stages of an experiment and their keys.
 //!
 //! [`plan`] turns an [`Experiment`] into stages in run order: per model
-//! `train-M`, `noise-M`, `attacks-M`, `sweep-M`, `per-layer-M`; then
+//! `train-M`, `noise-M`, `attacks-M`, `decouple-M` (when a sweep asks for
+//! the decoupled CNN), `sweep-M`, `per-layer-M`; then
 //! `sparse` and `report`. Each stage's outputs live in `RUN/<id>/` and are
 //! keyed by the SHA-256 of its kind, its settings and the keys of the
 //! stages it depends on, so changing one setting changes the key of that
@@ -24,6 +25,8 @@ pub enum Kind {
     Noise,
     /// FGSM/PGD robust accuracy of one model.
     Attacks,
+    /// One CNN's convolutions as sparse matrices (for decoupled sweeps).
+    Decouple,
     /// Whole-net pruning sweep of one model.
     Sweep,
     /// Per-layer pruning sweeps of one model.
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Train => "train",
             Kind::Noise => "noise",
             Kind::Attacks => "attacks",
+            Kind::Decouple => "decouple",
             Kind::Sweep => "sweep",
             Kind::PerLayer => "per-layer",
             Kind::Sparse => "sparse",
@@ -144,14 +148,32 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
                 json(a),
             );
         }
-        for (kind, sec) in [(Kind::Sweep, &exp.sweep), (Kind::PerLayer, &exp.per_layer)] {
+        let sections = [(Kind::Sweep, &exp.sweep), (Kind::PerLayer, &exp.per_layer)];
+        let decoupled = sections
+            .iter()
+            .any(|(_, s)| s.as_ref().is_some_and(|s| s.decoupled));
+        let decouple = decoupled.then(|| {
+            push(
+                &mut stages,
+                format!("decouple-{}", m.name),
+                Kind::Decouple,
+                Some(mi),
+                vec![train],
+                serde_json::json!({}),
+            )
+        });
+        for (kind, sec) in sections {
             if let (Some(s), Some(noise)) = (sec, noise) {
+                let model = match decouple {
+                    Some(d) if s.decoupled => d,
+                    _ => train,
+                };
                 push(
                     &mut stages,
                     format!("{}-{}", kind.name(), m.name),
                     kind,
                     Some(mi),
-                    vec![train, noise],
+                    vec![model, noise],
                     json(s),
                 );
             }

@@ -26,6 +26,12 @@ pub fn noise_dir(run: &Path, name: &str) -> PathBuf {
     run.join(format!("noise-{name}"))
 }
 
+/// The decoupled form of model `name` (the `decouple-M` stage).
+pub fn decoupled_file(run: &Path, name: &str) -> PathBuf {
+    run.join(format!("decouple-{name}"))
+        .join("model.safetensors")
+}
+
 /// `train-M/train.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainRecord {
@@ -166,6 +172,12 @@ pub fn run_stage(
                 },
             )
         }
+        Kind::Decouple => {
+            let model = file::load(&model_file(run, &m.name))?;
+            let f = crate::sparse::decouple::decouple(&model)?;
+            progress(f.meta.get("arch_description").cloned().unwrap_or_default());
+            f.save(&decoupled_file(run, &m.name))
+        }
         Kind::Sweep | Kind::PerLayer => {
             let sec = if stage.kind == Kind::Sweep {
                 &exp.sweep
@@ -176,7 +188,11 @@ pub fn run_stage(
                 return Err(Error::Other("sweep stage without its section".into()));
             };
             let spec = SweepSpec {
-                model: model_file(run, &m.name),
+                model: if sec.decoupled {
+                    decoupled_file(run, &m.name)
+                } else {
+                    model_file(run, &m.name)
+                },
                 methods: sec.methods()?,
                 ratios: sec.ratios()?,
                 per_layer: stage.kind == Kind::PerLayer,

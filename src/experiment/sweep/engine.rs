@@ -107,9 +107,11 @@ impl Engine {
             .as_ref()
             .is_none_or(|an| an.key != anchor || an.layer != f)
         {
-            self.anchor = None;
+            // The old anchor's product buffer is reused: it is hundreds of
+            // MB at 10k images, and fresh pages cost a fault each.
+            let mut z = self.anchor.take().map(|an| an.z).unwrap_or_default();
             let w = anchor_w();
-            let z = product(a, n, &w, out_f, in_f);
+            product(a, n, &w, out_f, in_f, &mut z);
             self.anchor = Some(Anchor {
                 key: anchor,
                 layer: f,
@@ -181,10 +183,11 @@ fn prefix(model: &mut Model, f: usize, x: &[f32], n: usize) -> Vec<f32> {
     p
 }
 
-/// `a · wᵀ` for the `n` rows of `a` (`w` is `[out, inp]`), sparse when
+/// `z = a · wᵀ` for the `n` rows of `a` (`w` is `[out, inp]`), sparse when
 /// that is faster.
-fn product(a: &[f32], n: usize, w: &[f32], out: usize, inp: usize) -> Vec<f32> {
-    let mut z = vec![0.0f32; n * out];
+fn product(a: &[f32], n: usize, w: &[f32], out: usize, inp: usize, z: &mut Vec<f32>) {
+    // Every element is overwritten below.
+    z.resize(n * out, 0.0);
     let nnz = w.iter().filter(|&&v| v != 0.0).count();
     let mut sparse = (nnz as f64 <= sparse::MAX_DENSITY * w.len() as f64)
         .then(|| SparseLinear::from_dense(w, out, inp, &vec![0.0; out], false));
@@ -201,7 +204,6 @@ fn product(a: &[f32], n: usize, w: &[f32], out: usize, inp: usize) -> Vec<f32> {
         }
         start += b;
     }
-    z
 }
 
 /// `h = act(z + d + bias)` on the `kept` columns of `z` and `d` (all when
