@@ -394,7 +394,7 @@ fn sparse(d: &mut Doc, c: &Ctx) -> Result<()> {
     let sparse: Option<Vec<serde_json::Value>> = opt_json(&run.join("sparse").join("sparse.json"))?;
     if let Some(recs) = sparse {
         d.h(2, "Sparse engine");
-        d.p("The sparse CPU engine against the dense path, end to end, on MLPs pruned by magnitude (median milliseconds per forward pass; `auto` picks dense or sparse per layer by density, as `parana eval` does).");
+        d.p("The sparse CPU engine against the dense path, end to end, on networks pruned by magnitude (CNNs decoupled, their matrices pruned among the present taps; dense = the unpruned network; median milliseconds per forward pass; `auto` picks dense or sparse per layer by density, as `parana eval` does).");
         let g = |v: &serde_json::Value, k: &str| {
             v[k].as_f64()
                 .map(|x| format!("{x:.3}"))
