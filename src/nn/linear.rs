@@ -29,14 +29,20 @@ impl Linear {
     /// A layer from `in_len` to `out_len` features, all parameters zero (the
     /// model's initialiser fills them).
     pub fn new(in_len: usize, out_len: usize) -> Self {
+        Linear::from_parts(
+            in_len,
+            out_len,
+            vec![0.0; out_len * in_len],
+            vec![0.0; out_len],
+        )
+    }
+
+    /// A layer from `in_len` to `out_len` features holding `weight`
+    /// (`[out, in]`, row-major) and `bias`.
+    pub fn from_parts(in_len: usize, out_len: usize, weight: Vec<f32>, bias: Vec<f32>) -> Self {
         let params = vec![
-            Param::new(
-                "weight",
-                vec![out_len, in_len],
-                vec![0.0; out_len * in_len],
-                true,
-            ),
-            Param::new("bias", vec![out_len], vec![0.0; out_len], false),
+            Param::new("weight", vec![out_len, in_len], weight, true),
+            Param::new("bias", vec![out_len], bias, false),
         ];
         Linear {
             in_len,

@@ -179,9 +179,8 @@ impl Subject {
             };
             return vec![Ok(SparseLinear::new(w, b.clone(), relu))];
         }
-        let mut l = Linear::new(m.cols(), m.rows());
-        l.params_mut()[0].value = m.zero_where_not(keep).to_dense();
-        l.params_mut()[1].value.clone_from(b);
+        let w = m.zero_where_not(keep).to_dense();
+        let l = Linear::from_parts(m.cols(), m.rows(), w, b.clone());
         let mut v: Vec<Item> = vec![Err(Box::new(l))];
         if relu {
             v.push(Err(Box::new(Relu::new(m.rows()))));

@@ -266,9 +266,7 @@ pub fn from_tensor_file_with(f: &TensorFile, path: &Path, max_density: f64) -> R
         } else if csr.density() <= max_density {
             layers.push(Ok(SparseLinear::new(csr, bias, relu)));
         } else {
-            let mut l = Linear::new(inp, out);
-            l.params_mut()[0].value = csr.to_dense();
-            l.params_mut()[1].value = bias;
+            let l = Linear::from_parts(inp, out, csr.to_dense(), bias);
             layers.push(Err(Box::new(l)));
             if relu {
                 layers.push(Err(Box::new(Relu::new(out))));

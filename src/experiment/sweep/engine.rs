@@ -303,19 +303,23 @@ fn tail(model: &Model, f: usize) -> Tail {
         .collect();
     let c = sparse::consolidate::consolidate(&dense);
     let kept = (c.kept[0].len() < dense[0].out).then(|| c.kept[0].clone());
+    let n = c.layers.len();
+    let mut layers = c.layers.into_iter();
+    let Some(first) = layers.next() else {
+        unreachable!("an MLP tail has at least one layer")
+    };
     let mut v: Vec<Box<dyn Layer>> = Vec::new();
-    for (k, l) in c.layers.iter().enumerate().skip(1) {
-        let mut lin = Linear::new(l.inp, l.out);
-        lin.params_mut()[0].value.copy_from_slice(&l.w);
-        lin.params_mut()[1].value.copy_from_slice(&l.b);
-        v.push(Box::new(lin));
-        if k + 1 < c.layers.len() {
-            v.push(Box::new(Relu::new(l.out)));
+    // The consolidated matrices move into the layers (no copy per ratio).
+    for (k, l) in layers.enumerate() {
+        let out = l.out;
+        v.push(Box::new(Linear::from_parts(l.inp, out, l.w, l.b)));
+        if k + 2 < n {
+            v.push(Box::new(Relu::new(out)));
         }
     }
     Tail {
         kept,
-        bias: c.layers[0].b.clone(),
+        bias: first.b,
         relu: true,
         net: Some(sparse::sparsify(Sequential::new(v), sparse::MAX_DENSITY)),
     }
@@ -328,10 +332,8 @@ fn copy(layers: &[&dyn Layer]) -> Option<Sequential> {
     for l in layers {
         match l.kind() {
             "linear" => {
-                let mut c = Linear::new(l.in_len(), l.out_len());
-                for (dst, src) in c.params_mut().iter_mut().zip(l.params()) {
-                    dst.value.copy_from_slice(&src.value);
-                }
+                let (w, b) = (&l.params()[0].value, &l.params()[1].value);
+                let c = Linear::from_parts(l.in_len(), l.out_len(), w.clone(), b.clone());
                 v.push(Box::new(c));
             }
             "relu" => v.push(Box::new(Relu::new(l.out_len()))),
