@@ -17,6 +17,7 @@
 //! `docs/gpu-backend.md` for how a GPU one would slot in.
 
 pub mod adam;
+pub mod buffer;
 pub mod conv2d;
 pub mod denormals;
 pub mod dropout;
@@ -33,6 +34,7 @@ pub mod sequential;
 pub(crate) mod gradcheck;
 
 pub use adam::Adam;
+pub use buffer::Buffer;
 pub use conv2d::Conv2d;
 pub use denormals::flush_denormals;
 pub use dropout::Dropout;

@@ -3,15 +3,16 @@
 //! Buffers are sized for the largest batch seen and reused, so a training
 //! loop allocates nothing after its first step.
 
-use super::{Layer, Mode, Param};
+use super::{Buffer, Layer, Mode, Param};
 
 /// Layers applied in order.
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
-    /// Output of each layer, `capacity * out_len` each.
-    acts: Vec<Vec<f32>>,
+    /// Output of each layer, `capacity * out_len` each, cache-line aligned
+    /// (see [`Buffer`]).
+    acts: Vec<Buffer>,
     /// Gradient with respect to each layer's output.
-    grads: Vec<Vec<f32>>,
+    grads: Vec<Buffer>,
     capacity: usize,
     batch: usize,
 }
@@ -33,8 +34,8 @@ impl Sequential {
         let n = layers.len();
         Sequential {
             layers,
-            acts: vec![Vec::new(); n],
-            grads: vec![Vec::new(); n],
+            acts: vec![Buffer::new(); n],
+            grads: vec![Buffer::new(); n],
             capacity: 0,
             batch: 0,
         }

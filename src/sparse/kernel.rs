@@ -13,6 +13,7 @@
 //! shipped binary needs no `-C target-cpu=native`.
 
 use super::csr::Csr;
+use crate::nn::Buffer;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -320,11 +321,12 @@ pub struct Layout {
     pub out_panels: bool,
 }
 
-/// Scratch buffers of a sparse product, kept by the layer and reused.
+/// Scratch buffers of a sparse product, kept by the layer and reused
+/// (cache-line aligned, as the kernel's loads want).
 #[derive(Default)]
 pub struct Scratch {
-    xt: Vec<f32>,
-    yt: Vec<f32>,
+    xt: Buffer,
+    yt: Buffer,
 }
 
 /// `y[batch, rows] = act(x[batch, cols] · Wᵀ + bias)` for a sparse `W`.
