@@ -52,7 +52,9 @@ fn sparse_equals_dense_at_every_sparsity_and_batch() {
     for &sparsity in &[0.0, 0.3, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0] {
         for &(i, o) in &[(50, 70), (3, 1), (129, 33)] {
             let mut l = dense(&mut r, i, o, sparsity);
-            for &batch in &[1, 2, 3, 4, 15, 16, 17, 47, 48, 63, 64, 65, 257] {
+            for &batch in &[
+                1, 2, 3, 4, 15, 16, 17, 30, 32, 47, 48, 63, 64, 65, 128, 257, 1000,
+            ] {
                 let x = rand_vec(&mut r, batch * i);
                 for relu in [false, true] {
                     let (yd, ys) = both(&mut l, relu, &x, batch);
@@ -154,7 +156,7 @@ fn sparsify_picks_sparse_by_density_and_keeps_outputs() {
         } else {
             assert_eq!(kinds, ["sparse_linear", "linear", "relu", "sparse_linear"]);
         }
-        for batch in [1, 3, 4, 16, 17, 48, 64, 70, 128, 257] {
+        for batch in [1, 3, 4, 16, 17, 30, 48, 64, 70, 128, 257, 1000] {
             let x = rand_vec(&mut r, batch * 20);
             let want = dense_net.forward(&x, batch, Mode::Eval).to_vec();
             let got = s.forward(&x, batch, Mode::Eval).to_vec();
