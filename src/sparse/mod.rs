@@ -60,11 +60,8 @@ pub const MAX_DENSITY: f64 = 0.38;
 /// assert!(dense.iter().zip(sparse).all(|(a, b)| (a - b).abs() < 1e-4));
 /// ```
 pub fn sparsify(net: Sequential, max_density: f64) -> Sequential {
-    enum Slot {
-        Keep(Box<dyn Layer>),
-        Sparse(SparseLinear),
-    }
-    let mut out: Vec<Slot> = Vec::new();
+    // `Ok`: a sparse layer; `Err`: a layer kept as it was.
+    let mut out: Vec<Result<SparseLinear, Box<dyn Layer>>> = Vec::new();
     let mut layers = net.into_layers().into_iter().peekable();
     while let Some(l) = layers.next() {
         match l.kind() {
@@ -74,24 +71,19 @@ pub fn sparsify(net: Sequential, max_density: f64) -> Sequential {
                 let (o, i) = (w.shape[0], w.shape[1]);
                 let nnz = w.value.iter().filter(|&&v| v != 0.0).count();
                 if nnz as f64 > max_density * (o * i) as f64 {
-                    out.push(Slot::Keep(l));
+                    out.push(Err(l));
                     continue;
                 }
                 let relu = layers.peek().is_some_and(|n| n.kind() == "relu");
                 if relu {
                     layers.next();
                 }
-                out.push(Slot::Sparse(SparseLinear::from_dense(
-                    &w.value, o, i, &b.value, relu,
-                )));
+                out.push(Ok(SparseLinear::from_dense(&w.value, o, i, &b.value, relu)));
             }
-            _ => out.push(Slot::Keep(l)),
+            _ => out.push(Err(l)),
         }
     }
-    chain(out.into_iter().map(|s| match s {
-        Slot::Keep(l) => Err(l),
-        Slot::Sparse(s) => Ok(s),
-    }))
+    chain(out)
 }
 
 /// Build a network from layers, sparse ones as `Ok`: consecutive sparse
