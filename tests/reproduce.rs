@@ -313,6 +313,12 @@ images = 300
     let taps = 4 * (26 * 26 * 9 + 4 * 26 * 6 + 4 * 4);
     assert_eq!(settings("sweep-c")["layer_weights"][0], taps);
     assert_eq!(settings("per-layer-c")["layer_weights"][0], 36);
+    // The sweep and the report call the decoupled model what it is.
+    let arch = settings("sweep-c")["arch"].as_str().unwrap().to_string();
+    assert!(arch.starts_with("decoupled cnn "), "{arch}");
+    assert!(settings("per-layer-c")["arch"].as_str().unwrap().starts_with("cnn "));
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains(&format!("### c ({arch})")), "{report}");
     let rows = |stage: &str| -> Vec<serde_json::Value> {
         std::fs::read_to_string(run.join(stage).join("results.jsonl"))
             .unwrap()

@@ -123,7 +123,7 @@ pub fn check_model_fits(model: &Model, path: &Path, data: &Dataset) -> Result<()
             path,
             format!(
                 "model {} does not fit {} ({}x{} images, {} classes)",
-                model.arch.describe(),
+                model.describe(),
                 data.name,
                 data.test.rows,
                 data.test.cols,

@@ -89,7 +89,7 @@ pub(super) fn run(a: EvalArgs, g: Global) -> Result<()> {
             &model_path,
             format!(
                 "model {} does not fit {} ({}x{} images, {} classes)",
-                model.arch.describe(),
+                model.describe(),
                 data.name,
                 split.rows,
                 split.cols,
@@ -113,7 +113,7 @@ pub(super) fn run(a: EvalArgs, g: Global) -> Result<()> {
     println!(
         "model     {} ({}, {})",
         model_path.display(),
-        model.arch.describe(),
+        model.describe(),
         model.head
     );
     println!("data      {} {} ({} images)", data.name, a.split, e.total);
@@ -230,7 +230,7 @@ fn robustness_table(a: EvalArgs, g: Global) -> Result<()> {
         }
         rows.push(ModelRobustness {
             model: p.clone(),
-            arch: m.arch.describe(),
+            arch: m.describe(),
             head: m.head.name().into(),
             clean_accuracy,
             noises: nrows,

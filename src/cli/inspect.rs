@@ -45,7 +45,7 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
         return print_json(&serde_json::json!({
             "file": a.model,
             "arch": model.arch,
-            "arch_description": model.arch.describe(),
+            "arch_description": model.describe(),
             "head": model.head,
             "parameters": total,
             "zeros": zeros,
@@ -54,7 +54,7 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
         }));
     }
     println!("file        {}", a.model.display());
-    println!("arch        {}", model.arch.describe());
+    println!("arch        {}", model.describe());
     println!("head        {}", model.head);
     println!(
         "parameters  {total} ({zeros} zero, {:.2}% sparse)",

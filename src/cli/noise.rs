@@ -196,7 +196,7 @@ fn train_all(pairs: &[(u8, f32)], group: usize, o: TrainOpts, g: Global) -> Resu
     let (model, _) = suite::check(&suite)?;
     let data = o.data.load(None)?;
     check_model_fits(&model, &o.model, &data)?;
-    let arch = model.arch.describe();
+    let arch = model.describe();
     drop(model);
     let pb = progress(
         0,

@@ -160,7 +160,7 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
             return Err(Error::input(format!(
                 "{} images do not fit {}",
                 data.name,
-                model.arch.describe()
+                model.describe()
             )));
         }
         Some(a.opts.stats(&mut model, &data))

@@ -163,7 +163,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     if !g.quiet {
         eprintln!(
             "training {} ({}, {} parameters) on {} for {} steps",
-            model.arch.describe(),
+            model.describe(),
             model.head,
             model.param_count(),
             data.name,
@@ -192,7 +192,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     if a.json {
         print_json(&serde_json::json!({
             "model": a.out,
-            "arch": model.arch.describe(),
+            "arch": model.describe(),
             "head": model.head,
             "steps": cfg.steps,
             "resumed_from": summary.resumed_from,
@@ -204,7 +204,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
         println!(
             "{}: {} {} trained {} steps in {:.1}s, test accuracy {:.4}",
             a.out.display(),
-            model.arch.describe(),
+            model.describe(),
             model.head,
             cfg.steps,
             summary.seconds,

@@ -119,7 +119,7 @@ pub fn run_stage(
                 &dir.join("train.json"),
                 &TrainRecord {
                     name: m.name.clone(),
-                    arch: model.arch.describe(),
+                    arch: model.describe(),
                     head: model.head.name().into(),
                     params: model.param_count(),
                     test_accuracy: test.accuracy,

@@ -25,6 +25,19 @@ pub struct Model {
 }
 
 impl Model {
+    /// [`Arch::describe`], with a decoupled CNN (its convolutions turned
+    /// into sparse matrices, see `parana decouple`) called one rather than
+    /// the chain of matrices its shape alone would say:
+    /// `decoupled cnn 784-9408-11760-19600-15680-1500-500-10`.
+    pub fn describe(&self) -> String {
+        let d = self.arch.describe();
+        if file::is_decoupled(self) {
+            d.replacen("mlp ", "decoupled cnn ", 1)
+        } else {
+            d
+        }
+    }
+
     /// A model of `arch` with every parameter zero; call [`init::init`] or
     /// load weights into it.
     ///

@@ -203,13 +203,17 @@ fn sweeps(d: &mut Doc, c: &Ctx) -> Result<()> {
         d.h(2, "Pruning sweeps");
         if let Some(s) = &exp.sweep {
             d.p(format!(
-                "Each model pruned afresh at every ratio {} with {} ({} scope; act scores over {} {} images, seed {}); accuracy on the clean test images and under each noise.",
+                "Each model pruned afresh at every ratio {} with {} ({} scope; act scores over {} {} images, seed {}); accuracy on the {} and under each noise.",
                 s.ratios,
                 s.methods.join(", "),
                 s.scope,
                 s.score_images,
                 s.score_data,
-                s.seed
+                s.seed,
+                match s.images {
+                    Some(n) => format!("first {n} clean test images"),
+                    None => "clean test images".into(),
+                }
             ));
         }
         for m in models {

@@ -1,8 +1,7 @@
 //! The sparse x dense products, on feature-major panels of samples.
 //!
 //! A panel holds `L` samples (16 to 128 by the batch size, see [`lanes`])
-//! feature-major: `xt[i * L + l]` is input `i` of the
-//! panel's sample `l`.
+//! feature-major: `xt[i * L + l]` is input `i` of the panel's sample `l`.
 //! Each stored weight `(i, w)` of output `o` then adds `w * xt[i*L..][..L]`
 //! to `L` accumulators at once, a few wide vector FMAs per weight, with two
 //! accumulator sets so consecutive FMAs do not wait on each other. Bias and

@@ -183,7 +183,7 @@ pub fn train(
             "images of {}x{} do not fit {}",
             train.rows,
             train.cols,
-            model.arch.describe()
+            model.describe()
         )));
     }
     let (eval_split, eval_name): (&Split, &str) = match &data.val {

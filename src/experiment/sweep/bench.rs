@@ -92,7 +92,7 @@ pub fn bench(
     let inputs_s = t.elapsed().as_secs_f64();
     let settings = Settings {
         model_sha256: String::new(),
-        arch: model.arch.describe(),
+        arch: model.describe(),
         dataset: "bench".into(),
         test_images: eval.images(),
         methods: methods.iter().map(|m| m.name().to_string()).collect(),

@@ -154,7 +154,7 @@ pub fn run(
     }
     let settings = Settings {
         model_sha256: sha256_file(&spec.model)?,
-        arch: model.arch.describe(),
+        arch: model.describe(),
         dataset: data.name.clone(),
         test_images: spec.images.unwrap_or(data.test.len()).min(data.test.len()),
         methods: spec.methods.iter().map(|m| m.name().to_string()).collect(),
