@@ -316,7 +316,12 @@ images = 300
     // The sweep and the report call the decoupled model what it is.
     let arch = settings("sweep-c")["arch"].as_str().unwrap().to_string();
     assert!(arch.starts_with("decoupled cnn "), "{arch}");
-    assert!(settings("per-layer-c")["arch"].as_str().unwrap().starts_with("cnn "));
+    assert!(
+        settings("per-layer-c")["arch"]
+            .as_str()
+            .unwrap()
+            .starts_with("cnn ")
+    );
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains(&format!("### c ({arch})")), "{report}");
     let rows = |stage: &str| -> Vec<serde_json::Value> {
