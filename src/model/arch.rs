@@ -130,6 +130,13 @@ impl Arch {
         n
     }
 
+    /// The description of a decoupled CNN of this shape (its layers all
+    /// matrices): `decoupled cnn 784-9408-11760-19600-15680-1500-500-10`
+    /// rather than the chain of matrices [`Arch::describe`] would say.
+    pub fn describe_decoupled(&self) -> String {
+        self.describe().replacen("mlp ", "decoupled cnn ", 1)
+    }
+
     /// Short description, e.g. `mlp 784-1500-1000-800-10` or
     /// `cnn 28x28x1 conv 7x7x12,5x5x15 fc 1500,500 -> 10`.
     pub fn describe(&self) -> String {

@@ -44,8 +44,7 @@ pub fn to_tensor_file(model: &Model) -> TensorFile {
         "arch".into(),
         serde_json::to_string(&model.arch).unwrap_or_default(),
     );
-    f.meta
-        .insert("arch_description".into(), model.arch.describe());
+    f.meta.insert("arch_description".into(), model.describe());
     f.meta.insert("head".into(), model.head.name().into());
     f
 }

@@ -25,16 +25,14 @@ pub struct Model {
 }
 
 impl Model {
-    /// [`Arch::describe`], with a decoupled CNN (its convolutions turned
-    /// into sparse matrices, see `parana decouple`) called one rather than
-    /// the chain of matrices its shape alone would say:
-    /// `decoupled cnn 784-9408-11760-19600-15680-1500-500-10`.
+    /// [`Arch::describe`], or [`Arch::describe_decoupled`] for a decoupled
+    /// CNN (its convolutions turned into sparse matrices, see `parana
+    /// decouple`).
     pub fn describe(&self) -> String {
-        let d = self.arch.describe();
         if file::is_decoupled(self) {
-            d.replacen("mlp ", "decoupled cnn ", 1)
+            self.arch.describe_decoupled()
         } else {
-            d
+            self.arch.describe()
         }
     }
 

@@ -189,7 +189,7 @@ pub fn to_file(model: &Model, mats: &[(Csr, Vec<f32>)]) -> TensorFile {
         .insert("format_version".into(), FORMAT_VERSION.into());
     f.meta.insert("arch".into(), js(&out_arch));
     f.meta
-        .insert("arch_description".into(), out_arch.describe());
+        .insert("arch_description".into(), out_arch.describe_decoupled());
     if !arch.convs.is_empty() {
         f.meta.insert("original_arch".into(), js(arch));
     }
@@ -243,6 +243,9 @@ mod tests {
         assert!(f.ints["layers.0.col_indices"].data.len() < 784 * 4 * 9 / 2 + 1);
         let mut d = crate::sparse::file::from_tensor_file(&f, std::path::Path::new("d")).unwrap();
         assert_eq!(d.arch.hidden, vec![784 * 4, 784 * 3, 784 * 2, 20]);
+        let words = "decoupled cnn 784-3136-2352-1568-20-10";
+        assert_eq!(f.meta["arch_description"], words);
+        assert_eq!(d.describe(), words);
         let mut r = Rng::new(8);
         for batch in [1, 7, 64, 70] {
             let x: Vec<f32> = (0..batch * 784).map(|_| r.uniform_f32()).collect();
