@@ -9,6 +9,23 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+# What the end-to-end tests need from Debian: headless Chromium (the
+# report's browser check) and Fashion-MNIST (the second dataset). In CI
+# (CI set, run as root) they are installed when missing, so those tests run
+# instead of skipping; elsewhere the tests skip with a one-line reason.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ -n "${CI:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== apt-get install ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "note: ${need[*]} not installed; the tests that need them will skip (set CI=1 as root to install)"
+  fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

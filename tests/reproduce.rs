@@ -426,6 +426,110 @@ fn bad_experiment_files_name_file_line_and_key() {
     assert!(err.contains("line 1, key dataset"), "{err}");
 }
 
+/// Fashion-MNIST as Debian's `dataset-fashion-mnist` installs it.
+fn fashion_installed() -> bool {
+    Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()
+}
+
+#[test]
+fn seeds_and_datasets_give_intervals_findings_and_a_comparison() {
+    if !fashion_installed() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Fashion-MNIST is not installed: scripts/test.sh should have installed it"
+        );
+        eprintln!(
+            "SKIPPED the two-dataset study: Fashion-MNIST not in /usr/share/datasets (Debian: apt-get install dataset-fashion-mnist)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // MNIST from the shared folder, Fashion-MNIST from Debian's.
+    let text = r#"title = "two datasets, two seeds"
+datasets = ["mnist", "fashion-mnist"]
+
+[[model]]
+name = "m"
+hidden = [32]
+head = "lq"
+steps = 200
+batch = 100
+lr = 2e-3
+seeds = [1, 2]
+
+[noise]
+pairs = [[3, 0.25], [5, 0.35]]
+steps = 40
+
+[sweep]
+methods = ["act"]
+ratios = "0:0.8:0.4"
+score_images = 300
+images = 500
+
+[report]
+min_clean_drop = 0.02
+article_table = false
+"#;
+    let exp = write(dir.path(), "exp.toml", text);
+    let run = dir.path().join("run");
+    let o = parana()
+        .arg("reproduce")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&run)
+        .env("PARANA_DATA_DIR", mnist_dir().parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for id in [
+        "train-m-mnist-s1",
+        "train-m-mnist-s2",
+        "sweep-m-fashion-mnist-s2",
+    ] {
+        assert!(run.join(id).is_dir(), "{id}");
+    }
+    // Replicates differ: their own training seeds give other models.
+    let acc = |id: &str| -> f64 {
+        let t = std::fs::read_to_string(run.join(id).join("train.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        v["test_accuracy"].as_f64().unwrap()
+    };
+    assert_ne!(acc("train-m-mnist-s1"), acc("train-m-mnist-s2"));
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let findings = md.find("## Findings").expect("a Findings section");
+    assert!(
+        findings < md.find("## Models").unwrap(),
+        "Findings come first"
+    );
+    for want in [
+        "### On mnist",
+        "### On fashion-mnist",
+        "- m (2 seeds): act at ",
+        "## Over seeds: means and 95% confidence intervals",
+        "### m on fashion-mnist (m-fashion-mnist-s1, m-fashion-mnist-s2)",
+        " ± ",
+        "## Datasets compared",
+        "| m | act |",
+        "report/bands-m-mnist.svg",
+        "(the unpruned accuracy less 0.02)",
+    ] {
+        assert!(md.contains(want), "report.md lacks {want:?}");
+    }
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for id in [
+        "findings",
+        "over-seeds-means-and-95-confidence-intervals",
+        "datasets-compared",
+    ] {
+        assert!(
+            html.contains(&format!("<h2 id=\"{id}\">")),
+            "report.html lacks #{id}"
+        );
+    }
+    browser_check(&run.join("report.html"));
+}
+
 /// A headless Chromium, if one is installed.
 fn browser() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
@@ -443,6 +547,12 @@ fn browser() -> Option<PathBuf> {
 /// non-empty box (the page marks `data-figures-rendered` on load).
 fn browser_check(html: &Path) {
     let Some(b) = browser() else {
+        // CI installs Chromium (scripts/test.sh), so there a missing
+        // browser is a failure, not a reason to skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no chromium is on PATH: scripts/test.sh should have installed it"
+        );
         eprintln!(
             "SKIPPED the report.html browser check: no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install chromium)"
         );

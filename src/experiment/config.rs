@@ -31,6 +31,10 @@ pub struct Experiment {
     /// Dataset name: mnist, fashion-mnist or kmnist.
     #[serde(default = "default_dataset")]
     pub dataset: String,
+    /// Several datasets: the whole study is run on each (instead of
+    /// `dataset`); model instances are named `M-DATASET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasets: Option<Vec<String>>,
     /// Folder of the dataset's IDX files, relative to the experiment file
     /// (default: the search path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +103,11 @@ pub struct ModelSpec {
     /// Seed for initialisation, shuffling and dropout.
     #[serde(default = "one")]
     pub seed: u64,
+    /// Replicate the model over these seeds (instead of `seed`): each
+    /// replicate `M-sK` has its own training, noise, attacks and sweeps, all
+    /// seeded by K (see [`Instance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
 }
 
 fn default_head() -> String {
@@ -284,6 +293,11 @@ pub struct ReportSpec {
     /// Lowest clean accuracy of the best table.
     #[serde(default = "default_min_clean")]
     pub min_clean: f64,
+    /// Instead of `min_clean`: the lowest clean accuracy is each model's
+    /// unpruned accuracy less this much (e.g. 0.005: within half a point),
+    /// which suits datasets of different difficulty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_clean_drop: Option<f64>,
     /// Show the article's own best table beside ours.
     #[serde(default = "yes")]
     pub article_table: bool,
@@ -293,6 +307,7 @@ impl Default for ReportSpec {
     fn default() -> Self {
         ReportSpec {
             min_clean: default_min_clean(),
+            min_clean_drop: None,
             article_table: true,
         }
     }
@@ -360,10 +375,79 @@ impl Experiment {
         Ok(exp)
     }
 
+    /// The datasets the study runs on: `datasets`, else `dataset`.
+    pub fn dataset_names(&self) -> Vec<String> {
+        match &self.datasets {
+            Some(d) => d.clone(),
+            None => vec![self.dataset.clone()],
+        }
+    }
+
+    /// Every model instance, in run order: for each dataset, each
+    /// `[[model]]`, each of its seeds.
+    pub fn instances(&self) -> Vec<Instance> {
+        let datasets = self.dataset_names();
+        let mut out = Vec::new();
+        for ds in &datasets {
+            for (base, m) in self.models.iter().enumerate() {
+                let seeds: Vec<Option<u64>> = match &m.seeds {
+                    Some(s) => s.iter().map(|&k| Some(k)).collect(),
+                    None => vec![None],
+                };
+                for seed in seeds {
+                    let mut spec = m.clone();
+                    spec.seeds = None;
+                    if datasets.len() > 1 {
+                        spec.name = format!("{}-{ds}", spec.name);
+                    }
+                    if let Some(k) = seed {
+                        spec.seed = k;
+                        spec.name = format!("{}-s{k}", spec.name);
+                    }
+                    out.push(Instance {
+                        spec,
+                        base,
+                        base_name: m.name.clone(),
+                        dataset: ds.clone(),
+                        replicate: seed,
+                    });
+                }
+            }
+        }
+        out
+    }
+
     fn check(&self, at: &Located) -> Result<()> {
-        let classes = crate::data::registry::get(&self.dataset)
-            .map_err(|x| at.err("", 0, "dataset", x))?
-            .num_classes();
+        if let Some(d) = &self.datasets {
+            if d.is_empty() {
+                return Err(at.err("", 0, "datasets", "needs at least one dataset"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = d.iter().find(|x| !seen.insert(*x)) {
+                return Err(at.err("", 0, "datasets", format!("'{dup}' is listed twice")));
+            }
+            if self.data_dir.is_some() && d.len() > 1 {
+                return Err(at.err(
+                    "",
+                    0,
+                    "data_dir",
+                    "one folder cannot hold several datasets: leave data_dir out (the search path finds each) or list one dataset",
+                ));
+            }
+        }
+        let mut classes = usize::MAX;
+        for ds in self.dataset_names() {
+            let key = if self.datasets.is_some() {
+                "datasets"
+            } else {
+                "dataset"
+            };
+            classes = classes.min(
+                crate::data::registry::get(&ds)
+                    .map_err(|x| at.err("", 0, key, x))?
+                    .num_classes(),
+            );
+        }
         if self.models.is_empty() {
             return Err(Error::file(
                 at.path,
@@ -397,6 +481,30 @@ impl Experiment {
                 .map_err(|x| e("lr", x.to_string()))?;
             if m.steps == 0 {
                 return Err(e("steps", "must be at least 1".into()));
+            }
+            if let Some(seeds) = &m.seeds {
+                if seeds.is_empty() {
+                    return Err(e("seeds", "needs at least one seed".into()));
+                }
+                let mut seen = std::collections::HashSet::new();
+                if let Some(dup) = seeds.iter().find(|x| !seen.insert(**x)) {
+                    return Err(e("seeds", format!("seed {dup} is listed twice")));
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for inst in self.instances() {
+            if !names.insert(inst.spec.name.clone()) {
+                let i = inst.base;
+                return Err(at.err(
+                    "model",
+                    i,
+                    "name",
+                    format!(
+                        "replicate name '{}' is used twice (a model name may not end like another's replicates, -sK or -DATASET)",
+                        inst.spec.name
+                    ),
+                ));
             }
         }
         if let Some(n) = &self.noise {
@@ -494,6 +602,16 @@ impl Experiment {
                 return Err(e("reps", "must be at least 1".into()));
             }
         }
+        if let Some(d) = self.report.min_clean_drop
+            && !(0.0..1.0).contains(&d)
+        {
+            return Err(at.err(
+                "report",
+                0,
+                "min_clean_drop",
+                format!("{d} is outside [0, 1)"),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.report.min_clean) {
             return Err(at.err(
                 "report",
@@ -546,6 +664,63 @@ impl ModelSpec {
             l2: self.l2,
             seed: self.seed,
         }
+    }
+}
+
+/// One trained model of the study: a `[[model]]` on one dataset with one
+/// seed. Its `spec` is the `[[model]]` with `name` made unique (`M`, or
+/// `M-DATASET` when the study has several datasets, then `-sK` for seed K
+/// when the model lists `seeds`) and `seed` set. A replicate's seed also
+/// seeds its noise batches, its act score images and PGD's starts, so
+/// replicates differ in everything random, not only in training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// The model settings of this instance.
+    pub spec: ModelSpec,
+    /// Index of its `[[model]]`.
+    pub base: usize,
+    /// Name of its `[[model]]`.
+    pub base_name: String,
+    /// Its dataset.
+    pub dataset: String,
+    /// The seed when the model lists `seeds`.
+    pub replicate: Option<u64>,
+}
+
+impl Instance {
+    /// `[noise]` as this instance runs it.
+    pub fn noise(&self, exp: &Experiment) -> Option<NoiseSpec> {
+        exp.noise.clone().map(|mut n| {
+            if let Some(k) = self.replicate {
+                n.seed = k;
+            }
+            n
+        })
+    }
+
+    /// `[attacks]` as this instance runs it.
+    pub fn attacks(&self, exp: &Experiment) -> Option<AttackSpec> {
+        exp.attacks.clone().map(|mut a| {
+            if let Some(k) = self.replicate {
+                a.seed = k;
+            }
+            a
+        })
+    }
+
+    /// `[sweep]` (or `[per-layer]` when `per_layer`) as this instance runs it.
+    pub fn sweep(&self, exp: &Experiment, per_layer: bool) -> Option<SweepSection> {
+        let s = if per_layer {
+            &exp.per_layer
+        } else {
+            &exp.sweep
+        };
+        s.clone().map(|mut s| {
+            if let Some(k) = self.replicate {
+                s.seed = k;
+            }
+            s
+        })
     }
 }
 
@@ -656,5 +831,59 @@ mod tests {
         );
         assert_eq!(e.dataset, "mnist");
         assert_eq!(e.report.min_clean, 0.98);
+    }
+
+    #[test]
+    fn seeds_and_datasets_expand_into_named_instances() {
+        let e = Experiment::parse(
+            "datasets = [\"mnist\", \"fashion-mnist\"]\n[[model]]\nname = \"lq\"\nhidden = [8]\nseeds = [4, 7]\n[[model]]\nname = \"sce\"\nhidden = [8]\nseed = 3\n[noise]\npairs = [[3, 0.25]]\nseed = 9\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let i = e.instances();
+        let names: Vec<&str> = i.iter().map(|x| x.spec.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "lq-mnist-s4",
+                "lq-mnist-s7",
+                "sce-mnist",
+                "lq-fashion-mnist-s4",
+                "lq-fashion-mnist-s7",
+                "sce-fashion-mnist"
+            ]
+        );
+        assert_eq!(i[1].spec.seed, 7);
+        assert_eq!(i[1].spec.seeds, None);
+        assert_eq!(i[2].spec.seed, 3);
+        assert_eq!(i[3].dataset, "fashion-mnist");
+        // A replicate's seed seeds its noise too; a plain model keeps [noise]'s.
+        assert_eq!(i[1].noise(&e).unwrap().seed, 7);
+        assert_eq!(i[2].noise(&e).unwrap().seed, 9);
+    }
+
+    #[test]
+    fn bad_seeds_and_datasets_are_refused_with_their_key() {
+        let err = |src: &str| {
+            Experiment::parse(src, Path::new("x.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let m = "[[model]]\nname = \"lq\"\nhidden = [8]\n";
+        assert!(
+            err(&format!("{m}seeds = []\n")).contains("key model.seeds: needs at least one seed")
+        );
+        assert!(err(&format!("{m}seeds = [1, 1]\n")).contains("seed 1 is listed twice"));
+        assert!(
+            err(&format!("datasets = [\"mnist\", \"mnist\"]\n{m}"))
+                .contains("key datasets: 'mnist' is listed twice")
+        );
+        assert!(err(&format!("datasets = [\"nope\"]\n{m}")).contains("key datasets:"));
+        let clash = format!("{m}seeds = [1]\n[[model]]\nname = \"lq-s1\"\nhidden = [8]\n");
+        assert!(
+            err(&clash).contains("'lq-s1' is used twice"),
+            "{}",
+            err(&clash)
+        );
     }
 }

@@ -205,7 +205,9 @@ pub fn reproduce(
     file.stages
         .retain(|id, _| stages.iter().any(|s| &s.id == id));
     file.save(run)?;
-    let mut data: Option<Dataset> = None;
+    // Datasets are loaded when a stage first needs them, and kept.
+    let insts = exp.instances();
+    let mut datasets: std::collections::HashMap<String, Dataset> = Default::default();
     for (order, ((s, &r), &status)) in stages.iter().zip(&runs).zip(&status).enumerate() {
         if !r {
             continue;
@@ -225,18 +227,25 @@ pub fn reproduce(
         file.start(s, order);
         file.save(run)?;
         let t = Instant::now();
-        let needs_data = !matches!(s.kind, Kind::Sparse | Kind::Report);
-        if needs_data && data.is_none() {
+        let needs = s
+            .model
+            .and_then(|i| insts.get(i))
+            .map(|inst| inst.dataset.clone());
+        if let Some(name) = &needs
+            && !datasets.contains_key(name)
+        {
             // A relative data_dir is relative to the experiment file.
             let dir = exp.data_dir.as_ref().map(|d| match exp_path.parent() {
                 Some(p) if d.is_relative() => p.join(d),
                 _ => d.clone(),
             });
-            data = Some(Dataset::load(&exp.dataset, dir.as_deref(), None)?);
+            let d = Dataset::load(name, dir.as_deref(), None)?;
+            datasets.insert(name.clone(), d);
         }
+        let data = needs.as_ref().and_then(|n| datasets.get(n));
         std::fs::create_dir_all(run.join(&s.id)).map_err(|e| Error::io(run.join(&s.id), e))?;
         let id = s.id.clone();
-        work::run_stage(&exp, s, run, data.as_ref(), &mut |msg| {
+        work::run_stage(&exp, s, run, data, &mut |msg| {
             on_event(Event::Progress {
                 id: id.clone(),
                 msg,

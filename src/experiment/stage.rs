@@ -60,7 +60,7 @@ pub struct Stage {
     pub id: String,
     /// What it does.
     pub kind: Kind,
-    /// Index of its model in the experiment (model stages).
+    /// Index of its model instance in [`Experiment::instances`] (model stages).
     pub model: Option<usize>,
     /// Indices (in the plan) of the stages it reads.
     pub deps: Vec<usize>,
@@ -99,7 +99,6 @@ fn json(v: &impl Serialize) -> serde_json::Value {
 /// The stages of `exp`, in run order.
 pub fn plan(exp: &Experiment) -> Vec<Stage> {
     let mut stages: Vec<Stage> = Vec::new();
-    let data = serde_json::json!({"dataset": exp.dataset, "data_dir": exp.data_dir});
     let push = |stages: &mut Vec<Stage>,
                 id: String,
                 kind: Kind,
@@ -119,7 +118,9 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
         });
         stages.len() - 1
     };
-    for (mi, m) in exp.models.iter().enumerate() {
+    for (mi, inst) in exp.instances().iter().enumerate() {
+        let m = &inst.spec;
+        let data = serde_json::json!({"dataset": inst.dataset, "data_dir": exp.data_dir});
         let train = push(
             &mut stages,
             format!("train-{}", m.name),
@@ -128,17 +129,17 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
             vec![],
             serde_json::json!({"data": data, "model": json(m)}),
         );
-        let noise = exp.noise.as_ref().map(|n| {
+        let noise = inst.noise(exp).map(|n| {
             push(
                 &mut stages,
                 format!("noise-{}", m.name),
                 Kind::Noise,
                 Some(mi),
                 vec![train],
-                json(n),
+                json(&n),
             )
         });
-        if let Some(a) = &exp.attacks {
+        if let Some(a) = &inst.attacks(exp) {
             push(
                 &mut stages,
                 format!("attacks-{}", m.name),
@@ -148,7 +149,10 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
                 json(a),
             );
         }
-        let sections = [(Kind::Sweep, &exp.sweep), (Kind::PerLayer, &exp.per_layer)];
+        let sections = [
+            (Kind::Sweep, inst.sweep(exp, false)),
+            (Kind::PerLayer, inst.sweep(exp, true)),
+        ];
         let decoupled = sections
             .iter()
             .any(|(_, s)| s.as_ref().is_some_and(|s| s.decoupled));
@@ -163,7 +167,7 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
             )
         });
         for (kind, sec) in sections {
-            if let (Some(s), Some(noise)) = (sec, noise) {
+            if let (Some(s), Some(noise)) = (&sec, noise) {
                 let model = match decouple {
                     Some(d) if s.decoupled => d,
                     _ => train,

@@ -85,12 +85,14 @@ pub fn run_stage(
         Kind::Report => return crate::report::write(run).map(|_| ()),
         _ => {}
     }
-    let (Some(data), Some(m)) = (data, stage.model.map(|i| &exp.models[i])) else {
+    let insts = exp.instances();
+    let (Some(data), Some(inst)) = (data, stage.model.and_then(|i| insts.get(i))) else {
         return Err(Error::Other(format!(
             "stage {} needs the dataset and a model",
             stage.id
         )));
     };
+    let m = &inst.spec;
     match stage.kind {
         Kind::Train => {
             let mut arch = m.arch()?;
@@ -129,7 +131,7 @@ pub fn run_stage(
             )
         }
         Kind::Noise => {
-            let Some(n) = &exp.noise else {
+            let Some(n) = &inst.noise(exp) else {
                 return Err(Error::Other("noise stage without [noise]".into()));
             };
             let s = Suite {
@@ -150,7 +152,7 @@ pub fn run_stage(
             write_json(&dir.join("suite.json"), &report)
         }
         Kind::Attacks => {
-            let Some(a) = &exp.attacks else {
+            let Some(a) = &inst.attacks(exp) else {
                 return Err(Error::Other("attacks stage without [attacks]".into()));
             };
             let mut model = file::load(&model_file(run, &m.name))?;
@@ -179,12 +181,7 @@ pub fn run_stage(
             f.save(&decoupled_file(run, &m.name))
         }
         Kind::Sweep | Kind::PerLayer => {
-            let sec = if stage.kind == Kind::Sweep {
-                &exp.sweep
-            } else {
-                &exp.per_layer
-            };
-            let Some(sec) = sec else {
+            let Some(sec) = &inst.sweep(exp, stage.kind == Kind::PerLayer) else {
                 return Err(Error::Other("sweep stage without its section".into()));
             };
             let spec = SweepSpec {

@@ -2,8 +2,96 @@
 //! group and method, the ratio with the highest mean noisy accuracy among
 //! those whose clean accuracy stays >= a threshold, beside the unpruned
 //! model (the ratio-0 row). Ties go to the smaller ratio.
+//!
+//! The threshold ([`threshold`]) is absolute (`[report] min_clean`, the
+//! article's 98%) or relative to the model's unpruned accuracy
+//! (`min_clean_drop`); an absolute one that leaves a model with no row for
+//! any method falls back to the relative rule with [`FALLBACK_DROP`], and
+//! says so.
 
+use crate::experiment::config::ReportSpec;
 use crate::experiment::sweep::{Row, Settings};
+
+/// The drop below unpruned accuracy used when an absolute threshold leaves
+/// a model with no rows: half a point.
+pub const FALLBACK_DROP: f64 = 0.005;
+
+/// How the lowest clean accuracy of a best table was chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// The experiment's `min_clean`.
+    Absolute,
+    /// The unpruned accuracy less `drop` (`min_clean_drop`).
+    Relative {
+        /// The drop.
+        drop: f64,
+    },
+    /// `min_clean` (`absolute`) left no rows, so the unpruned accuracy less
+    /// `drop` is used.
+    Fallback {
+        /// The absolute threshold that left no rows.
+        absolute: f64,
+        /// The drop.
+        drop: f64,
+    },
+}
+
+/// The lowest clean accuracy of one model's best table, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Threshold {
+    /// The value.
+    pub value: f64,
+    /// How it was chosen.
+    pub rule: Rule,
+}
+
+impl Threshold {
+    /// A phrase for the report: `>= 0.9800`, `>= 0.9812 (unpruned 0.9862
+    /// less 0.005)`, or the fallback with its reason.
+    pub fn describe(&self) -> String {
+        match self.rule {
+            Rule::Absolute => format!(">= {:.4}", self.value),
+            Rule::Relative { drop } => {
+                format!(">= {:.4} (the unpruned accuracy less {drop})", self.value)
+            }
+            Rule::Fallback { absolute, drop } => format!(
+                ">= {:.4} (no ratio of any method kept clean accuracy >= {absolute}, so the unpruned accuracy less {drop} is used instead)",
+                self.value
+            ),
+        }
+    }
+}
+
+/// The threshold of a sweep's best table under the report options.
+pub fn threshold(report: &ReportSpec, s: &Settings, rows: &[Row]) -> Threshold {
+    let unpruned = rows.iter().find(|r| r.ratio == "0").map(|r| r.clean);
+    let relative = |drop: f64, rule: Rule| Threshold {
+        value: unpruned.map_or(report.min_clean, |u| u - drop),
+        rule,
+    };
+    if let Some(drop) = report.min_clean_drop {
+        return relative(drop, Rule::Relative { drop });
+    }
+    let abs = Threshold {
+        value: report.min_clean,
+        rule: Rule::Absolute,
+    };
+    let empty = table(s, rows, abs.value)
+        .iter()
+        .skip(1)
+        .all(|b| b.row.is_none());
+    if empty && unpruned.is_some() {
+        relative(
+            FALLBACK_DROP,
+            Rule::Fallback {
+                absolute: report.min_clean,
+                drop: FALLBACK_DROP,
+            },
+        )
+    } else {
+        abs
+    }
+}
 
 /// One line of the table.
 #[derive(Clone, Debug, PartialEq)]

@@ -103,30 +103,29 @@ pub(super) fn trend(r: &Run, min_clean: f64) -> String {
 
 /// One sentence on which head is more resilient to pruning and more robust.
 pub(super) fn verdict(
-    swept: &[(&ModelOutputs, &crate::experiment::config::ModelSpec)],
-    min_clean: f64,
+    swept: &[(&ModelOutputs, &crate::experiment::config::ModelSpec, f64)],
 ) -> String {
-    // The first model of each head.
-    let mut by_head: Vec<(&str, &Run)> = Vec::new();
-    for (m, spec) in swept {
+    // The first model of each head, with its threshold.
+    let mut by_head: Vec<(&str, &Run, f64)> = Vec::new();
+    for (m, spec, min_clean) in swept {
         if let Some(r) = &m.sweep
-            && !by_head.iter().any(|(h, _)| *h == spec.head)
+            && !by_head.iter().any(|(h, _, _)| *h == spec.head)
         {
-            by_head.push((spec.head.as_str(), r));
+            by_head.push((spec.head.as_str(), r, *min_clean));
         }
     }
     let Some(methods) = by_head
         .first()
-        .map(|(_, r)| r.file.settings.methods.clone())
+        .map(|(_, r, _)| r.file.settings.methods.clone())
     else {
         return String::new();
     };
-    let mut wins: Vec<(&str, usize)> = by_head.iter().map(|(h, _)| (*h, 0)).collect();
+    let mut wins: Vec<(&str, usize)> = by_head.iter().map(|(h, _, _)| (*h, 0)).collect();
     for m in &methods {
         let best = by_head
             .iter()
             .enumerate()
-            .map(|(k, (_, r))| (k, resilience(r, m, min_clean)))
+            .map(|(k, (_, r, min_clean))| (k, resilience(r, m, *min_clean)))
             .filter(|(_, v)| !v.is_nan())
             .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((k, _)) = best {
@@ -134,23 +133,23 @@ pub(super) fn verdict(
         }
     }
     let unpruned = |r: &Run| {
-        best::table(&r.file.settings, &r.rows, min_clean)
-            .first()
-            .and_then(|b| b.row.as_ref())
+        r.rows
+            .iter()
+            .find(|x| x.ratio == "0")
             .map(|x| x.mean_noisy)
             .unwrap_or(f64::NAN)
     };
     let robust = by_head
         .iter()
         .max_by(|a, b| unpruned(a.1).total_cmp(&unpruned(b.1)))
-        .map(|(h, _)| *h)
+        .map(|(h, _, _)| *h)
         .unwrap_or("-");
     let counts: Vec<String> = wins
         .iter()
         .map(|(h, n)| format!("{h} for {n} of {} methods", methods.len()))
         .collect();
     format!(
-        "Prunes furthest with clean accuracy >= {min_clean} (ties to the later model): {}. Highest mean accuracy under the noises unpruned: {robust}.",
+        "Prunes furthest with clean accuracy at or above its threshold (ties to the later model): {}. Highest mean accuracy under the noises unpruned: {robust}.",
         counts.join(", ")
     )
 }

@@ -10,6 +10,8 @@ pub enum Block {
     Heading(u8, String),
     /// A paragraph of plain text.
     Para(String),
+    /// A bulleted list of plain-text items.
+    List(Vec<String>),
     /// A table: header cells and rows of cells (plain text).
     Table(Vec<String>, Vec<Vec<String>>),
     /// A figure: caption, SVG text, and the file name (in the report
@@ -40,6 +42,11 @@ impl Doc {
     /// Add a paragraph.
     pub fn p(&mut self, text: impl Into<String>) {
         self.blocks.push(Block::Para(text.into()));
+    }
+
+    /// Add a bulleted list.
+    pub fn list(&mut self, items: Vec<String>) {
+        self.blocks.push(Block::List(items));
     }
 
     /// Add a table.
@@ -77,6 +84,12 @@ impl Doc {
                     out += &format!("{} {t}\n\n", "#".repeat(*l as usize));
                 }
                 Block::Para(t) => out += &format!("{t}\n\n"),
+                Block::List(items) => {
+                    for i in items {
+                        out += &format!("- {i}\n");
+                    }
+                    out.push('\n');
+                }
                 Block::Table(h, rows) => {
                     let hs: Vec<String> = h.iter().map(|c| cell(c)).collect();
                     out += &format!("| {} |\n|{}\n", hs.join(" | "), "---|".repeat(h.len()));
@@ -102,8 +115,17 @@ impl Doc {
         );
         for b in &self.blocks {
             match b {
-                Block::Heading(l, t) => out += &format!("<h{l}>{}</h{l}>\n", esc(t)),
+                Block::Heading(l, t) => {
+                    out += &format!("<h{l} id=\"{}\">{}</h{l}>\n", slug(t), esc(t))
+                }
                 Block::Para(t) => out += &format!("<p>{}</p>\n", esc(t)),
+                Block::List(items) => {
+                    out += "<ul>\n";
+                    for i in items {
+                        out += &format!("<li>{}</li>\n", esc(i));
+                    }
+                    out += "</ul>\n";
+                }
                 Block::Table(h, rows) => {
                     out += "<table>\n<thead><tr>";
                     for c in h {
@@ -161,6 +183,20 @@ window.addEventListener('load', function () {
 });
 </script>
 ";
+
+/// A heading's anchor: lower-case letters and digits, the rest as `-`
+/// (`Findings on fashion-mnist` -> `findings-on-fashion-mnist`).
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
 
 /// HTML-escape text.
 pub fn esc(s: &str) -> String {

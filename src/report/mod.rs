@@ -10,14 +10,19 @@
 //! report can be written from a partial run.
 
 pub mod article;
+pub mod band_plot;
 pub mod best;
 mod compare;
 pub mod doc;
+mod evidence;
 pub mod figures;
+pub mod findings;
 mod outputs;
 pub mod plot;
+pub mod replicates;
 pub mod sections;
 pub mod sparse_plot;
+pub mod stats;
 
 use crate::error::Result;
 use std::path::{Path, PathBuf};

@@ -18,6 +18,8 @@ pub(super) struct ModelOutputs {
     pub attacks: Option<AttacksRecord>,
     pub sweep: Option<Run>,
     pub per_layer: Option<Run>,
+    /// Its adaptive evaluation (the `adaptive-M` stage), empty without one.
+    pub adaptive: Vec<super::replicates::AdaptivePoint>,
 }
 
 pub(super) fn opt_json<T: for<'de> serde::Deserialize<'de>>(p: &Path) -> Result<Option<T>> {
@@ -52,5 +54,6 @@ pub(super) fn load_model_outputs(run: &Path, name: &str) -> Result<ModelOutputs>
         attacks: opt_json(&run.join(format!("attacks-{name}")).join("attacks.json"))?,
         sweep: opt_run(&run.join(format!("sweep-{name}")))?,
         per_layer: opt_run(&run.join(format!("per-layer-{name}")))?,
+        adaptive: Vec::new(),
     })
 }

@@ -6,10 +6,10 @@
 use super::compare::{best_rows, f4, pct, resilience, trend, verdict};
 use super::doc::Doc;
 use super::outputs::{ModelOutputs, load_model_outputs, opt_json};
-use super::{article, figures};
+use super::{article, evidence, figures};
 use crate::error::{Error, Result};
 use crate::experiment::cache::StagesFile;
-use crate::experiment::config::Experiment;
+use crate::experiment::config::{Experiment, ModelSpec};
 use crate::report::{best, plot};
 use std::path::Path;
 
@@ -24,10 +24,10 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     }
     let exp = Experiment::load(&exp_path)?;
     let stages = StagesFile::load(run)?;
-    let models: Vec<ModelOutputs> = exp
-        .models
+    let insts = exp.instances();
+    let models: Vec<ModelOutputs> = insts
         .iter()
-        .map(|m| load_model_outputs(run, &m.name))
+        .map(|m| load_model_outputs(run, &m.spec.name))
         .collect::<Result<_>>()?;
     let title = exp
         .title
@@ -40,22 +40,28 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     }
     d.p(format!(
         "Dataset: {}. Written by parana {} on {} with {} worker threads.",
-        exp.dataset,
+        exp.dataset_names().join(", "),
         env!("CARGO_PKG_VERSION"),
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
         rayon::current_num_threads()
     ));
+    let specs: Vec<ModelSpec> = insts.iter().map(|i| i.spec.clone()).collect();
     let c = Ctx {
         exp: &exp,
+        specs: &specs,
         models: &models,
         run,
         stages: &stages,
     };
+    let groups = evidence::groups(&exp, &insts, &models);
+    evidence::findings(&mut d, &exp, &groups);
     model_table(&mut d, &c)?;
     noise(&mut d, &c)?;
     sweeps(&mut d, &c)?;
     heads(&mut d, &c)?;
     best_tables(&mut d, &c)?;
+    evidence::replicate_tables(&mut d, &groups)?;
+    evidence::datasets(&mut d, &exp, &groups);
     attacks(&mut d, &c)?;
     sparse(&mut d, &c)?;
     stage_times(&mut d, &c)?;
@@ -63,9 +69,20 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     Ok((d, title))
 }
 
+impl Ctx<'_> {
+    /// The best-table threshold of a model with a sweep.
+    fn threshold(&self, m: &ModelOutputs) -> Option<best::Threshold> {
+        m.sweep
+            .as_ref()
+            .map(|r| best::threshold(&self.exp.report, &r.file.settings, &r.rows))
+    }
+}
+
 /// What every section reads.
 struct Ctx<'a> {
     exp: &'a Experiment,
+    /// The settings of the model instances, parallel to `models`.
+    specs: &'a [ModelSpec],
     models: &'a [ModelOutputs],
     run: &'a Path,
     stages: &'a StagesFile,
@@ -73,11 +90,10 @@ struct Ctx<'a> {
 
 /// The models: architecture, head, training settings, clean accuracy.
 fn model_table(d: &mut Doc, c: &Ctx) -> Result<()> {
-    let exp = c.exp;
     let models = c.models;
     d.h(2, "Models");
     let mut rows = Vec::new();
-    for (m, spec) in models.iter().zip(&exp.models) {
+    for (m, spec) in models.iter().zip(c.specs) {
         let t = m.train.as_ref();
         rows.push(vec![
             m.name.clone(),
@@ -244,33 +260,30 @@ fn sweeps(d: &mut Doc, c: &Ctx) -> Result<()> {
 
 /// `lq` against `sce`: how far each prunes and how robust each is.
 fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
-    let exp = c.exp;
     let models = c.models;
-    let min_clean = c.exp.report.min_clean;
-    let swept: Vec<(&ModelOutputs, &crate::experiment::config::ModelSpec)> = models
+    let swept: Vec<(&ModelOutputs, &ModelSpec, f64)> = models
         .iter()
-        .zip(&exp.models)
-        .filter(|(m, _)| m.sweep.is_some())
+        .zip(c.specs)
+        .filter_map(|(m, s)| Some((m, s, c.threshold(m)?.value)))
         .collect();
     let heads: std::collections::BTreeSet<&str> =
-        swept.iter().map(|(_, s)| s.head.as_str()).collect();
+        swept.iter().map(|(_, s, _)| s.head.as_str()).collect();
     if heads.len() > 1 {
         d.h(2, "Cost functions compared (lq against sce)");
-        d.p(format!(
-            "Resilience to pruning: the largest share pruned with clean accuracy still >= {min_clean}. Robustness: mean accuracy under the noises, unpruned and at the best ratio of the best table."
-        ));
+        d.p("Resilience to pruning: the largest share pruned with clean accuracy still at or above the model's threshold (that of its best table). Robustness: mean accuracy under the noises, unpruned and at the best ratio of the best table.");
         let mut rows = Vec::new();
-        for (m, spec) in &swept {
+        for (m, spec, min_clean) in &swept {
             let Some(r) = &m.sweep else { continue };
-            let t = best::table(&r.file.settings, &r.rows, min_clean);
+            let t = best::table(&r.file.settings, &r.rows, *min_clean);
             let unpruned = t.first().and_then(|b| b.row.as_ref()).map(|r| r.mean_noisy);
             for b in t.iter().skip(1) {
                 rows.push(vec![
                     m.name.clone(),
                     spec.head.clone(),
+                    f4(*min_clean),
                     b.method.clone(),
                     {
-                        let v = resilience(r, &b.method, min_clean);
+                        let v = resilience(r, &b.method, *min_clean);
                         if v.is_nan() {
                             "-".into()
                         } else {
@@ -289,6 +302,7 @@ fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
             [
                 "model",
                 "head",
+                "min clean",
                 "method",
                 "prunable at >= min clean",
                 "mean noisy, unpruned",
@@ -298,7 +312,7 @@ fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
             .to_vec(),
             rows,
         );
-        d.p(verdict(&swept, min_clean));
+        d.p(verdict(&swept));
     }
     Ok(())
 }
@@ -307,20 +321,25 @@ fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
 fn best_tables(d: &mut Doc, c: &Ctx) -> Result<()> {
     let exp = c.exp;
     let models = c.models;
-    let min_clean = c.exp.report.min_clean;
     if models.iter().any(|m| m.sweep.is_some()) {
         d.h(2, "Best performance");
-        d.p(format!(
-            "Per method, the ratio with the highest mean accuracy under the noises among those keeping clean accuracy >= {min_clean} (ties to the smaller ratio), beside the unpruned model."
-        ));
+        d.p(match exp.report.min_clean_drop {
+            Some(drop) => format!("Per method, the ratio with the highest mean accuracy under the noises among those keeping clean accuracy within {drop} of the unpruned model's (ties to the smaller ratio), beside the unpruned model."),
+            None => format!("Per method, the ratio with the highest mean accuracy under the noises among those keeping clean accuracy >= {} (ties to the smaller ratio), beside the unpruned model. Where no ratio of any method keeps it, the threshold falls back to the unpruned accuracy less {}, as said under the table.", exp.report.min_clean, best::FALLBACK_DROP),
+        });
         for m in models {
-            let Some(r) = &m.sweep else { continue };
+            let (Some(r), Some(t)) = (&m.sweep, c.threshold(m)) else {
+                continue;
+            };
             d.h(3, format!("{} ({})", m.name, r.file.settings.arch));
             let mut header = vec!["method".to_string(), "pruned".into(), "clean".into()];
             header.extend(r.file.settings.noises.iter().map(|n| n.name.clone()));
             header.push("mean noisy".into());
-            d.table(header, best_rows(r, min_clean));
-            d.p(trend(r, min_clean));
+            d.table(header, best_rows(r, t.value));
+            if t.rule != best::Rule::Absolute {
+                d.p(format!("Clean accuracy {}.", t.describe()));
+            }
+            d.p(trend(r, t.value));
         }
         if exp.report.article_table {
             d.h(3, "The article's table (reference)");
@@ -488,7 +507,7 @@ fn versions(d: &mut Doc, c: &Ctx) -> Result<()> {
         "parana".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     ]];
-    for m in &exp.models {
+    for m in c.specs {
         rows.push(vec![format!("model {} seed", m.name), m.seed.to_string()]);
     }
     if let Some(n) = &exp.noise {

@@ -1,0 +1,549 @@
+//! The report's "Findings": sentences written from the numbers by fixed
+//! rules (docs/pipeline.md, "Findings"), one paragraph per model and
+//! dataset, so a reader gets the conclusions and sees where the article's
+//! claim holds and where it does not.
+//!
+//! For each method at its best ratio (chosen per replicate by the best
+//! table's rule), over the replicates (seeds):
+//! 1. **Transfer**: under how many noises the mean lift over the unpruned
+//!    model is at least 10 points, in how many seeds each of them is, and
+//!    the mean lift of the mean noisy accuracy with its 95% interval; the
+//!    claim *holds* when that interval lies above zero (one seed: a lift of
+//!    at least 10 points under half the noises or more), else it *does not
+//!    hold*.
+//! 2. **Adaptive**: the same count and lift against noises retrained on the
+//!    pruned network (the unpruned model's own noises as baseline); when
+//!    the adaptive lift is under half the transferred one, the gain is said
+//!    to be mostly one of transfer.
+//! 3. **Random control**: random pruning (masks averaged) at the same ratio
+//!    in each replicate; the method's lift is *specific* when its paired
+//!    excess over random lies above zero (interval; one seed: >= 5 points).
+//! 4. **Input filter**: `act-inputs` (pixels pruned by summed act score)
+//!    against `act`: the share of act's lift that pruning pixels alone gives.
+//! 5. **Attribution**: from the per-layer sweeps, the share of the
+//!    whole-net lift that pruning each layer alone gives at its own best
+//!    ratio.
+
+use super::replicates::{Group, LIFT, ratio_of};
+use super::stats::{Summary, summarize};
+use crate::experiment::sweep::Row;
+
+/// A lift of a method over random pruning that counts as specific for one
+/// seed (no interval): 5 points.
+pub const SPECIFIC: f64 = 0.05;
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn ratio_phrase(s: &Summary) -> String {
+    if s.min == s.max {
+        pct(s.mean)
+    } else {
+        format!(
+            "{} (chosen per seed: {}-{})",
+            pct(s.mean),
+            pct(s.min),
+            pct(s.max)
+        )
+    }
+}
+
+/// Per noise, the mean over replicates of `acc(replicate)[k] - base[k]`,
+/// and the per-replicate mean over noises of that difference.
+fn lifts(pairs: &[(Vec<f64>, Vec<f64>)]) -> (Vec<f64>, Summary, Vec<usize>) {
+    let k = pairs.first().map_or(0, |p| p.0.len());
+    let n = pairs.len().max(1) as f64;
+    let per_noise: Vec<f64> = (0..k)
+        .map(|j| pairs.iter().map(|(a, b)| a[j] - b[j]).sum::<f64>() / n)
+        .collect();
+    let raised: Vec<usize> = (0..k)
+        .map(|j| {
+            pairs
+                .iter()
+                .filter(|(a, b)| a[j] - b[j] >= LIFT - 1e-12)
+                .count()
+        })
+        .collect();
+    let mean = summarize(
+        &pairs
+            .iter()
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).sum::<f64>() / a.len().max(1) as f64)
+            .collect::<Vec<_>>(),
+    );
+    (per_noise, mean, raised)
+}
+
+/// "under N of K noises" and "(each in at least S of n seeds)".
+fn count_phrase(per_noise: &[f64], raised: &[usize], n: usize, what: &str) -> (usize, String) {
+    let up: Vec<usize> = (0..per_noise.len())
+        .filter(|&j| per_noise[j] >= LIFT - 1e-12)
+        .collect();
+    let k = per_noise.len();
+    let text = if up.is_empty() {
+        format!("under none of the {k} {what}")
+    } else if n > 1 {
+        let least = up.iter().map(|&j| raised[j]).min().unwrap_or(0);
+        format!(
+            "under {} of {k} {what} (on average over {n} seeds; each of them in at least {least} of {n} seeds)",
+            up.len()
+        )
+    } else {
+        format!("under {} of {k} {what}", up.len())
+    };
+    (up.len(), text)
+}
+
+/// Whether a lift holds: its interval lies above zero, or with one seed,
+/// `count` noises of `k` (at least half) are raised by 10 points.
+fn holds(lift: &Summary, count: usize, k: usize) -> bool {
+    if lift.n >= 2 {
+        lift.above_zero()
+    } else {
+        lift.mean > 0.0 && k > 0 && 2 * count >= k
+    }
+}
+
+/// The findings of one group: its sentences.
+pub fn group(g: &Group) -> Vec<String> {
+    let mut out = Vec::new();
+    let n = g.replicates.len();
+    let k = g.noise_names().len();
+    let seeds = if n > 1 {
+        format!(" ({n} seeds)")
+    } else {
+        String::new()
+    };
+    let methods: Vec<String> = g.methods().into_iter().filter(|m| m != "random").collect();
+    let has_random = g.methods().iter().any(|m| m == "random");
+    let mut act_lift: Option<f64> = None;
+    let mut inputs_lift: Option<f64> = None;
+    for m in &methods {
+        let pairs = g.best_pairs(m);
+        let found: Vec<(&Row, &Row)> = pairs
+            .iter()
+            .filter_map(|(z, b)| Some((z.as_ref()?, b.as_ref()?)))
+            .collect();
+        if found.is_empty() {
+            out.push(format!(
+                "{}{seeds}, {m}: no ratio keeps clean accuracy at or above the threshold, so there is no best ratio to judge.",
+                g.model
+            ));
+            continue;
+        }
+        let ratio = summarize(&found.iter().map(|(_, b)| ratio_of(b)).collect::<Vec<_>>());
+        let tr: Vec<(Vec<f64>, Vec<f64>)> = found
+            .iter()
+            .map(|(z, b)| (b.noisy.clone(), z.noisy.clone()))
+            .collect();
+        let (per_noise, lift, raised) = lifts(&tr);
+        let (count, phrase) = count_phrase(&per_noise, &raised, found.len(), "transferred noises");
+        let verdict = match (holds(&lift, count, k), 2 * count >= k) {
+            (true, true) => {
+                "the article's claim (pruning raises accuracy under the noise) holds here"
+            }
+            (true, false) => {
+                "the article's claim holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)"
+            }
+            (false, _) => {
+                "the article's claim (pruning raises accuracy under the noise) does not hold here"
+            }
+        };
+        let missing = if found.len() < n {
+            format!(
+                " ({} of {n} seeds have a ratio at the threshold)",
+                found.len()
+            )
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{}{seeds}: {m} at {} raises accuracy by >= 10 points {phrase}{missing}; mean lift {} points: {verdict}.",
+            g.model,
+            ratio_phrase(&ratio),
+            lift.points()
+        ));
+        if m == "act" {
+            act_lift = Some(lift.mean);
+        }
+        if m == "act-inputs" {
+            inputs_lift = Some(lift.mean);
+        }
+        // Adaptive noise at the same points.
+        let ad: Vec<(Vec<f64>, Vec<f64>)> = g
+            .replicates
+            .iter()
+            .zip(&pairs)
+            .filter_map(|(r, (z, b))| {
+                let (z, b) = (z.as_ref()?, b.as_ref()?);
+                let p = r
+                    .adaptive
+                    .iter()
+                    .find(|p| &p.method == m && p.ratio == b.ratio)?;
+                Some((p.adaptive.clone(), z.noisy.clone()))
+            })
+            .collect();
+        if !ad.is_empty() {
+            let (pn, alift, araised) = lifts(&ad);
+            let (_, aphrase) = count_phrase(
+                &pn,
+                &araised,
+                ad.len(),
+                "noises retrained on the pruned network",
+            );
+            let tail = if alift.mean < lift.mean / 2.0 && lift.mean > 0.0 {
+                ": most of the transferred lift is gone against an attack aimed at the pruned network, so it was mostly a failure of the noise to transfer, not robustness"
+            } else if alift.mean > 0.0 && holds(&alift, 1, 1) {
+                ": the lift survives an attack aimed at the pruned network"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "Against noises retrained on the pruned network ({m}, same ratios{}), accuracy rises by >= 10 points {aphrase}; mean lift {} points{tail}.",
+                if ad.len() < found.len() {
+                    format!(", {} of {} seeds evaluated", ad.len(), found.len())
+                } else {
+                    String::new()
+                },
+                alift.points()
+            ));
+        }
+        // Random pruning at the same ratios.
+        if has_random {
+            let ratios: Vec<Option<String>> = pairs
+                .iter()
+                .map(|(_, b)| b.as_ref().map(|b| b.ratio.clone()))
+                .collect();
+            let rnd = g.at_ratio("random", &ratios);
+            let paired: Vec<(f64, f64)> = pairs
+                .iter()
+                .zip(&rnd)
+                .filter_map(|((z, b), r)| {
+                    let (z, b, r) = (z.as_ref()?, b.as_ref()?, r.as_ref()?);
+                    Some((b.mean_noisy - z.mean_noisy, r.mean_noisy - z.mean_noisy))
+                })
+                .collect();
+            if !paired.is_empty() {
+                let rl = summarize(&paired.iter().map(|p| p.1).collect::<Vec<_>>());
+                let diff = summarize(&paired.iter().map(|p| p.0 - p.1).collect::<Vec<_>>());
+                let specific = if diff.n >= 2 {
+                    diff.above_zero()
+                } else {
+                    diff.mean >= SPECIFIC
+                };
+                let masks = g.replicates.first().map_or(0, |r| r.random_masks);
+                out.push(format!(
+                    "Random pruning at the same ratios (mean of {masks} mask{}): mean lift {} points; {m} exceeds it by {} points, so {}.",
+                    if masks == 1 { "" } else { "s" },
+                    rl.points(),
+                    diff.points(),
+                    if specific {
+                        format!("the weights {m} chooses matter, not only how many are removed")
+                    } else {
+                        format!("{m}'s lift is not distinguishable from removing as many weights at random")
+                    }
+                ));
+            }
+        }
+        // Attribution to single layers.
+        let shares: Vec<Vec<f64>> = g
+            .replicates
+            .iter()
+            .zip(&pairs)
+            .filter_map(|(r, (z, b))| {
+                let (z, b) = (z.as_ref()?, b.as_ref()?);
+                let (s, rows) = r.per_layer.as_ref()?;
+                if !s.methods.contains(m) {
+                    return None;
+                }
+                let whole = b.mean_noisy - z.mean_noisy;
+                if whole <= 0.0 {
+                    return None;
+                }
+                let t = super::best::table(s, rows, r.threshold.value);
+                Some(
+                    s.groups
+                        .iter()
+                        .map(|gr| {
+                            t.iter()
+                                .find(|x| x.group == gr.name && &x.method == m)
+                                .and_then(|x| x.row.as_ref())
+                                .map_or(0.0, |x| (x.mean_noisy - z.mean_noisy) / whole)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        if let (Some(first), Some((s, _))) = (
+            shares.first(),
+            g.replicates.first().and_then(|r| r.per_layer.as_ref()),
+        ) {
+            let parts: Vec<String> = (0..first.len())
+                .map(|j| {
+                    let v = summarize(&shares.iter().map(|x| x[j]).collect::<Vec<_>>());
+                    format!("{} {}", s.groups[j].name, pct(v.mean))
+                })
+                .collect();
+            let top = (0..first.len())
+                .max_by(|&a, &b| {
+                    let ma: f64 = shares.iter().map(|x| x[a]).sum();
+                    let mb: f64 = shares.iter().map(|x| x[b]).sum();
+                    ma.total_cmp(&mb)
+                })
+                .map(|j| s.groups[j].name.clone())
+                .unwrap_or_default();
+            out.push(format!(
+                "Pruning one layer alone with {m} (at its own best ratio) gives this share of the whole-net lift: {}; the largest comes from {top} (shares need not add up to 100%: layers pruned together interact).",
+                parts.join(", ")
+            ));
+        }
+    }
+    if let (Some(a), Some(i)) = (act_lift, inputs_lift)
+        && a > 0.0
+    {
+        out.push(format!(
+            "Pruning input pixels alone (act-inputs) gives {} of act's lift, so act {} as an input filter.",
+            pct(i / a),
+            if i >= 0.8 * a {
+                "works largely"
+            } else if i >= 0.3 * a {
+                "works partly"
+            } else {
+                "does not work mainly"
+            }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::sweep::{Group as LayerGroup, NoiseInfo, Settings};
+    use crate::report::best::{Rule, Threshold};
+    use crate::report::replicates::{AdaptivePoint, Replicate, merge_random};
+
+    fn settings(methods: &[&str], groups: &[&str]) -> Settings {
+        Settings {
+            model_sha256: String::new(),
+            arch: "mlp".into(),
+            dataset: "mnist".into(),
+            test_images: 100,
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            ratios: vec!["0".into(), "0.5".into(), "0.8".into()],
+            groups: groups
+                .iter()
+                .map(|g| LayerGroup {
+                    name: g.to_string(),
+                    layers: None,
+                })
+                .collect(),
+            scope: "per-matrix".into(),
+            offset: "0.07".into(),
+            score_data: "train".into(),
+            score_images: 10,
+            seed: 1,
+            noises: (0..4)
+                .map(|k| NoiseInfo {
+                    name: format!("n{k}"),
+                    file: String::new(),
+                    sha256: String::new(),
+                    target: k as u8,
+                    limit: 0.2,
+                })
+                .collect(),
+            layer_weights: vec![10],
+        }
+    }
+
+    fn row(group: &str, method: &str, ratio: &str, clean: f64, noisy: [f64; 4]) -> Row {
+        Row {
+            group: group.into(),
+            method: method.into(),
+            ratio: ratio.into(),
+            clean,
+            noisy: noisy.to_vec(),
+            fooled: vec![0.0; 4],
+            mean_noisy: noisy.iter().sum::<f64>() / 4.0,
+            remaining: vec![5],
+        }
+    }
+
+    /// A replicate whose act pruning at 80% lifts every noise by `lift`
+    /// (plus `jitter`), random by `rlift`; 0.5 is always worse.
+    fn replicate(lift: f64, rlift: f64, jitter: f64) -> Replicate {
+        let base = [0.3, 0.4, 0.5, 0.6];
+        let up = |d: f64| base.map(|b| b + d + jitter);
+        let s = settings(&["act", "random:1", "random:2"], &["all"]);
+        let rows = vec![
+            row("all", "act", "0", 0.98, base),
+            row("all", "act", "0.5", 0.98, up(lift / 2.0)),
+            row("all", "act", "0.8", 0.975, up(lift)),
+            row("all", "random:1", "0", 0.98, base),
+            row("all", "random:1", "0.5", 0.98, up(0.0)),
+            row("all", "random:1", "0.8", 0.97, up(rlift - 0.01)),
+            row("all", "random:2", "0", 0.98, base),
+            row("all", "random:2", "0.5", 0.98, up(0.0)),
+            row("all", "random:2", "0.8", 0.97, up(rlift + 0.01)),
+        ];
+        let (settings, rows, masks) = merge_random(&s, &rows);
+        Replicate {
+            name: "lq".into(),
+            seed: None,
+            settings,
+            rows,
+            random_masks: masks,
+            threshold: Threshold {
+                value: 0.97,
+                rule: Rule::Absolute,
+            },
+            per_layer: None,
+            adaptive: vec![],
+        }
+    }
+
+    fn group(reps: Vec<Replicate>) -> Group {
+        Group {
+            dataset: "mnist".into(),
+            model: "lq".into(),
+            head: "lq".into(),
+            replicates: reps,
+        }
+    }
+
+    #[test]
+    fn a_lift_that_holds_is_said_to_hold_with_its_numbers() {
+        // Lifts of 15, 16 and 9 points under every noise.
+        let g = group(vec![
+            replicate(0.15, 0.0, 0.0),
+            replicate(0.15, 0.0, 0.01),
+            replicate(0.15, 0.0, -0.06),
+        ]);
+        let f = super::group(&g);
+        assert!(f[0].starts_with("lq (3 seeds): act at 80% raises accuracy by >= 10 points under 4 of 4 transferred noises (on average over 3 seeds; each of them in at least 2 of 3 seeds)"), "{}", f[0]);
+        assert!(
+            f[0].contains("mean lift 13.3 (95% CI 3.9 to 22.7)"),
+            "{}",
+            f[0]
+        );
+        assert!(f[0].ends_with("holds here."), "{}", f[0]);
+        assert!(f[1].starts_with("Random pruning at the same ratios (mean of 2 masks): mean lift -1.7 (95% CI -11.1 to 7.7) points; act exceeds it by 15.0"), "{}", f[1]);
+        assert!(f[1].contains("the weights act chooses matter"), "{}", f[1]);
+    }
+
+    #[test]
+    fn sentences_follow_the_numbers_when_the_effect_is_absent() {
+        // act lifts nothing; random pruning does as well as act.
+        let g = group(vec![
+            replicate(0.0, 0.0, 0.0),
+            replicate(0.0, 0.0, 0.01),
+            replicate(0.0, 0.0, -0.01),
+        ]);
+        let f = super::group(&g);
+        assert!(
+            f[0].contains("under none of the 4 transferred noises"),
+            "{}",
+            f[0]
+        );
+        assert!(f[0].ends_with("does not hold here."), "{}", f[0]);
+        // A lift that random pruning matches is not specific to act.
+        let g = group(vec![
+            replicate(0.15, 0.15, 0.0),
+            replicate(0.15, 0.15, 0.01),
+            replicate(0.15, 0.15, -0.01),
+        ]);
+        let f = super::group(&g);
+        assert!(f[0].ends_with("holds here."), "{}", f[0]);
+        assert!(
+            f[1].contains("not distinguishable from removing as many weights at random"),
+            "{}",
+            f[1]
+        );
+        // A lift of 5 points under every noise: fewer noises counted, still a lift.
+        let g = group(vec![replicate(0.05, 0.0, 0.0), replicate(0.06, 0.0, 0.0)]);
+        let f = super::group(&g);
+        assert!(f[0].contains("under none of the 4"), "{}", f[0]);
+        assert!(f[0].contains("mean lift 5.5"), "{}", f[0]);
+        assert!(f[0].ends_with("holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)."), "{}", f[0]);
+    }
+
+    #[test]
+    fn adaptive_noise_that_undoes_the_lift_is_called_out() {
+        let mut reps = vec![replicate(0.2, 0.0, 0.0), replicate(0.2, 0.0, 0.01)];
+        for r in &mut reps {
+            let b = r
+                .rows
+                .iter()
+                .find(|x| x.method == "act" && x.ratio == "0.8")
+                .unwrap()
+                .clone();
+            r.adaptive.push(AdaptivePoint {
+                method: "act".into(),
+                ratio: "0.8".into(),
+                clean: b.clean,
+                transfer: b.noisy.clone(),
+                // Retrained noise takes back all but 2 points.
+                adaptive: b.noisy.iter().map(|v| v - 0.18).collect(),
+            });
+        }
+        let f = super::group(&group(reps.clone()));
+        let a = f
+            .iter()
+            .find(|s| s.starts_with("Against noises retrained"))
+            .unwrap();
+        assert!(
+            a.contains("under none of the 4 noises retrained on the pruned network"),
+            "{a}"
+        );
+        assert!(
+            a.contains("mostly a failure of the noise to transfer"),
+            "{a}"
+        );
+        // The same lift surviving the retrained noise is said to survive.
+        for r in &mut reps {
+            let p = &mut r.adaptive[0];
+            p.adaptive = p.transfer.iter().map(|v| v - 0.01).collect();
+        }
+        let f = super::group(&group(reps));
+        let a = f
+            .iter()
+            .find(|s| s.starts_with("Against noises retrained"))
+            .unwrap();
+        assert!(a.contains("under 4 of 4 noises retrained"), "{a}");
+        assert!(
+            a.contains("survives an attack aimed at the pruned network"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn per_layer_sweeps_attribute_the_lift() {
+        let mut r = replicate(0.2, 0.0, 0.0);
+        let s = settings(&["act"], &["layer0", "layer1"]);
+        let base = [0.3, 0.4, 0.5, 0.6];
+        let rows = vec![
+            row("layer0", "act", "0", 0.98, base),
+            row("layer0", "act", "0.8", 0.98, base.map(|b| b + 0.15)),
+            row("layer1", "act", "0", 0.98, base),
+            row("layer1", "act", "0.8", 0.98, base.map(|b| b + 0.05)),
+        ];
+        r.per_layer = Some((s, rows));
+        let f = super::group(&group(vec![r]));
+        let a = f
+            .iter()
+            .find(|s| s.starts_with("Pruning one layer alone"))
+            .unwrap();
+        assert!(
+            a.contains("layer0 75%, layer1 25%; the largest comes from layer0"),
+            "{a}"
+        );
+        // No attribution for a method the per-layer sweeps left out.
+        let mut r = replicate(0.2, 0.0, 0.0);
+        r.per_layer = Some((settings(&["abs"], &["layer0"]), vec![]));
+        assert!(
+            !super::group(&group(vec![r]))
+                .iter()
+                .any(|s| s.starts_with("Pruning one layer"))
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! A model's replicates read together: the `[[model]]` trained with several
+//! seeds (and, separately, on each dataset) gives one group of sweeps,
+//! summarised by the mean and 95% confidence interval of every cell of the
+//! best table, with each replicate's best ratio chosen by the same rule on
+//! its own sweep ([`super::best`]).
+//!
+//! Random pruning with several mask seeds (`random:1`, `random:2`, …) is
+//! first averaged ratio by ratio into one method `random` ([`merge_random`]),
+//! so the controls read as one line whatever the number of masks.
+
+use super::best::{self, Threshold};
+use super::stats::{Summary, summarize};
+use crate::experiment::sweep::{Row, Settings};
+
+/// A lift of at least this much (10 points) counts as a raise.
+pub const LIFT: f64 = 0.10;
+
+/// One replicate of a model: its sweep (random masks merged) and threshold.
+#[derive(Clone, Debug)]
+pub struct Replicate {
+    /// Instance name (`lq-s2`).
+    pub name: String,
+    /// Its seed, when the model lists seeds.
+    pub seed: Option<u64>,
+    /// The sweep's settings, random methods merged.
+    pub settings: Settings,
+    /// The sweep's rows, random methods merged.
+    pub rows: Vec<Row>,
+    /// Masks averaged into `random` (0: no random method).
+    pub random_masks: usize,
+    /// The threshold of its best table.
+    pub threshold: Threshold,
+    /// Its per-layer sweep, random methods merged.
+    pub per_layer: Option<(Settings, Vec<Row>)>,
+    /// Its adaptive evaluation (empty without one).
+    pub adaptive: Vec<AdaptivePoint>,
+}
+
+/// Accuracy of one pruned network under the transferred noises and under
+/// noises retrained against it (the `adaptive-M` stage).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaptivePoint {
+    /// The method.
+    pub method: String,
+    /// The ratio as given.
+    pub ratio: String,
+    /// Clean accuracy.
+    pub clean: f64,
+    /// Accuracy under each transferred noise.
+    pub transfer: Vec<f64>,
+    /// Accuracy under each noise retrained against the pruned network.
+    pub adaptive: Vec<f64>,
+}
+
+/// The replicates of one `[[model]]` on one dataset.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Dataset name.
+    pub dataset: String,
+    /// `[[model]]` name.
+    pub model: String,
+    /// lq or sce.
+    pub head: String,
+    /// Its replicates (at least one).
+    pub replicates: Vec<Replicate>,
+}
+
+fn is_random(m: &str) -> bool {
+    m == "random" || m.starts_with("random:")
+}
+
+/// Average the rows of every random-mask method (`random`, `random:K`)
+/// into one method `random`, ratio by ratio (within each layer group);
+/// returns the settings and rows with `random` in place of the first of
+/// them, and how many masks were averaged.
+pub fn merge_random(s: &Settings, rows: &[Row]) -> (Settings, Vec<Row>, usize) {
+    let masks: Vec<&String> = s.methods.iter().filter(|m| is_random(m)).collect();
+    if masks.is_empty() {
+        return (s.clone(), rows.to_vec(), 0);
+    }
+    let mut settings = s.clone();
+    let mut methods = Vec::new();
+    for m in &s.methods {
+        if !is_random(m) {
+            methods.push(m.clone());
+        } else if !methods.iter().any(|x| x == "random") {
+            methods.push("random".into());
+        }
+    }
+    settings.methods = methods;
+    let mut out: Vec<Row> = rows
+        .iter()
+        .filter(|r| !is_random(&r.method))
+        .cloned()
+        .collect();
+    for g in &s.groups {
+        for ratio in &s.ratios {
+            let same: Vec<&Row> = rows
+                .iter()
+                .filter(|r| is_random(&r.method) && r.group == g.name && &r.ratio == ratio)
+                .collect();
+            let Some(first) = same.first() else { continue };
+            let k = same.len() as f64;
+            let mean = |f: &dyn Fn(&Row) -> f64| same.iter().map(|r| f(r)).sum::<f64>() / k;
+            let cols = |f: &dyn Fn(&Row) -> &Vec<f64>| -> Vec<f64> {
+                (0..f(first).len())
+                    .map(|j| same.iter().map(|r| f(r)[j]).sum::<f64>() / k)
+                    .collect()
+            };
+            out.push(Row {
+                group: g.name.clone(),
+                method: "random".into(),
+                ratio: ratio.clone(),
+                clean: mean(&|r| r.clean),
+                noisy: cols(&|r| &r.noisy),
+                fooled: cols(&|r| &r.fooled),
+                mean_noisy: mean(&|r| r.mean_noisy),
+                remaining: (0..first.remaining.len())
+                    .map(|j| {
+                        (same.iter().map(|r| r.remaining[j] as f64).sum::<f64>() / k).round()
+                            as usize
+                    })
+                    .collect(),
+            });
+        }
+    }
+    (settings, out, masks.len())
+}
+
+/// The ratio of a row as a fraction.
+pub fn ratio_of(r: &Row) -> f64 {
+    crate::prune::Ratio::parse(&r.ratio)
+        .map(|x| x.value())
+        .unwrap_or(f64::NAN)
+}
+
+/// One method's best rows across the replicates.
+#[derive(Clone, Debug)]
+pub struct MethodSummary {
+    /// The method (`none` for the unpruned model).
+    pub method: String,
+    /// Replicates with a best row.
+    pub found: usize,
+    /// The chosen ratios.
+    pub ratio: Summary,
+    /// Clean accuracy.
+    pub clean: Summary,
+    /// Accuracy under each noise.
+    pub noisy: Vec<Summary>,
+    /// Mean accuracy under the noises.
+    pub mean_noisy: Summary,
+    /// Per noise, in how many replicates the best row beats the unpruned
+    /// model by at least [`LIFT`].
+    pub raised: Vec<usize>,
+    /// The lift of the mean noisy accuracy over the unpruned model.
+    pub lift: Summary,
+}
+
+impl Group {
+    /// The noises' names (of the first replicate).
+    pub fn noise_names(&self) -> Vec<String> {
+        self.replicates
+            .first()
+            .map(|r| r.settings.noises.iter().map(|n| n.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The methods of the whole-net group (of the first replicate).
+    pub fn methods(&self) -> Vec<String> {
+        self.replicates
+            .first()
+            .map(|r| r.settings.methods.clone())
+            .unwrap_or_default()
+    }
+
+    /// Each replicate's unpruned row and best row of `method` (whole net).
+    pub fn best_pairs(&self, method: &str) -> Vec<(Option<Row>, Option<Row>)> {
+        self.replicates
+            .iter()
+            .map(|r| {
+                let t = best::table(&r.settings, &r.rows, r.threshold.value);
+                let zero = t.first().and_then(|b| b.row.clone());
+                let row = if method == "none" {
+                    zero.clone()
+                } else {
+                    // A whole-net sweep has one layer group.
+                    t.iter()
+                        .skip(1)
+                        .find(|b| b.method == method)
+                        .and_then(|b| b.row.clone())
+                };
+                (zero, row)
+            })
+            .collect()
+    }
+
+    /// The best rows of `method` (or `none`) summarised over the replicates.
+    pub fn summary(&self, method: &str) -> MethodSummary {
+        let pairs = self.best_pairs(method);
+        let noises = self.noise_names().len();
+        let found: Vec<(&Row, &Row)> = pairs
+            .iter()
+            .filter_map(|(z, b)| Some((z.as_ref()?, b.as_ref()?)))
+            .collect();
+        let col = |f: &dyn Fn(&Row) -> f64| {
+            summarize(&found.iter().map(|(_, b)| f(b)).collect::<Vec<_>>())
+        };
+        MethodSummary {
+            method: method.into(),
+            found: found.len(),
+            ratio: col(&ratio_of),
+            clean: col(&|r| r.clean),
+            noisy: (0..noises).map(|k| col(&|r| r.noisy[k])).collect(),
+            mean_noisy: col(&|r| r.mean_noisy),
+            raised: (0..noises)
+                .map(|k| {
+                    found
+                        .iter()
+                        .filter(|(z, b)| b.noisy[k] - z.noisy[k] >= LIFT - 1e-12)
+                        .count()
+                })
+                .collect(),
+            lift: summarize(
+                &found
+                    .iter()
+                    .map(|(z, b)| b.mean_noisy - z.mean_noisy)
+                    .collect::<Vec<_>>(),
+            ),
+        }
+    }
+
+    /// The row of `method` at `ratio` in each replicate (None where absent).
+    pub fn at_ratio(&self, method: &str, ratios: &[Option<String>]) -> Vec<Option<Row>> {
+        self.replicates
+            .iter()
+            .zip(ratios)
+            .map(|(r, q)| {
+                let q = q.as_ref()?;
+                r.rows
+                    .iter()
+                    .find(|x| x.method == method && &x.ratio == q)
+                    .cloned()
+            })
+            .collect()
+    }
+}
+
+/// The best table over the replicates: header and rows of text (cells
+/// `mean ± half-width of the 95% interval`; the pruned column gives the
+/// mean chosen ratio and its range).
+pub fn best_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec![
+        "method".to_string(),
+        "pruned (range)".into(),
+        "seeds".into(),
+        "clean".into(),
+    ];
+    header.extend(g.noise_names());
+    header.push("mean noisy".into());
+    let n = g.replicates.len();
+    let mut rows = Vec::new();
+    for m in std::iter::once("none".to_string()).chain(g.methods()) {
+        let s = g.summary(&m);
+        let mut v = vec![
+            m.clone(),
+            if m == "none" {
+                "0%".into()
+            } else if s.found == 0 {
+                "-".into()
+            } else if s.ratio.min == s.ratio.max {
+                format!("{:.0}%", s.ratio.mean * 100.0)
+            } else {
+                format!(
+                    "{:.0}% ({:.0}-{:.0}%)",
+                    s.ratio.mean * 100.0,
+                    s.ratio.min * 100.0,
+                    s.ratio.max * 100.0
+                )
+            },
+            format!("{}/{n}", s.found),
+            s.clean.f4(),
+        ];
+        v.extend(s.noisy.iter().map(Summary::f4));
+        v.push(s.mean_noisy.f4());
+        rows.push(v);
+    }
+    (header, rows)
+}
+
+/// Per method and noise, in how many replicates the best ratio raises
+/// accuracy by at least 10 points over the unpruned model.
+pub fn raised_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec!["method".to_string()];
+    header.extend(g.noise_names());
+    header.push("mean lift, points".into());
+    let n = g.replicates.len();
+    let rows = g
+        .methods()
+        .iter()
+        .map(|m| {
+            let s = g.summary(m);
+            let mut v = vec![m.clone()];
+            v.extend(s.raised.iter().map(|c| format!("{c}/{n}")));
+            v.push(if s.found == 0 {
+                "-".into()
+            } else {
+                s.lift.points()
+            });
+            v
+        })
+        .collect();
+    (header, rows)
+}
+
+/// One method's band points: `(ratio %, clean, mean noisy)`.
+pub type BandPoints = Vec<(f64, Summary, Summary)>;
+
+/// Mean and interval of clean and mean noisy accuracy per method and ratio
+/// over the replicates that have the ratio (whole net), for band plots.
+pub fn bands(g: &Group) -> Vec<(String, BandPoints)> {
+    let Some(first) = g.replicates.first() else {
+        return vec![];
+    };
+    g.methods()
+        .iter()
+        .map(|m| {
+            let mut pts: Vec<(f64, Summary, Summary)> = first
+                .settings
+                .ratios
+                .iter()
+                .filter_map(|q| {
+                    let rows: Vec<&Row> = g
+                        .replicates
+                        .iter()
+                        .filter_map(|r| r.rows.iter().find(|x| &x.method == m && &x.ratio == q))
+                        .collect();
+                    let first = rows.first()?;
+                    Some((
+                        ratio_of(first) * 100.0,
+                        summarize(&rows.iter().map(|r| r.clean).collect::<Vec<_>>()),
+                        summarize(&rows.iter().map(|r| r.mean_noisy).collect::<Vec<_>>()),
+                    ))
+                })
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (m.clone(), pts)
+        })
+        .collect()
+}
