@@ -14,21 +14,7 @@ use std::process::Output;
 const IMAGES: usize = 1000;
 
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let model = common::small_model_file(dir);
-    let noises = dir.join("noise");
-    for (target, seed) in [(3u8, 1u64), (7, 2)] {
-        let mut r = parana::rng::Rng::new(seed);
-        let n = Noise {
-            data: (0..784).map(|_| (r.uniform_f32() - 0.5) * 0.5).collect(),
-            input: [28, 28, 1],
-            target,
-            limit: 0.25,
-            meta: [("dataset".to_string(), "mnist".to_string())].into(),
-        };
-        n.save(&noises.join(parana::attack::noise_file::file_name(target, 0.25)))
-            .unwrap();
-    }
-    (model, noises)
+    (common::small_model_file(dir), common::small_noises(dir))
 }
 
 fn run(args: &[&str]) -> Output {

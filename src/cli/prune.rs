@@ -155,6 +155,7 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
             n_layers.saturating_sub(1)
         )));
     }
+    method.check_fits(&model, s.layers.as_deref())?;
     let t0 = std::time::Instant::now();
     let stats = if method.needs_inputs() {
         let data = a.data.load(None)?;
