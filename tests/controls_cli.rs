@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::assert_user_error;
+
 use common::{mnist, parana};
 use parana::model::{Arch, ConvSpec, Model, file, init};
 use parana::nn::Head;
@@ -20,13 +22,6 @@ fn run(args: &[&str]) -> Output {
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "'{needle}' missing from {err}");
 }
 
 fn prune(model: &str, method: &str, ratio: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
@@ -44,6 +39,10 @@ fn prune(model: &str, method: &str, ratio: &str, out: &Path, extra: &[&str]) -> 
     ];
     a.extend(extra);
     json(&run(&a))
+}
+
+fn counts(j: &serde_json::Value, key: &str) -> Vec<usize> {
+    serde_json::from_value(j[key].clone()).unwrap()
 }
 
 fn mask(f: &TensorFile, layer: usize) -> Vec<bool> {
@@ -72,7 +71,7 @@ fn random_and_input_feature_pruning_in_prune_sweep_and_best() {
     let a = prune(m, "random", "0.5", &p("r.safetensors"), &["--seed", "3"]);
     prune(m, "random:3", "0.5", &p("r3.safetensors"), &[]);
     prune(m, "random:4", "0.5", &p("r4.safetensors"), &[]);
-    let kept: Vec<usize> = serde_json::from_value(a["kept"].clone()).unwrap();
+    let kept = counts(&a, "kept");
     assert_eq!(kept, sizes.map(|n| n - n / 2).to_vec(), "{a}");
     let (r, r3, r4) = (
         TensorFile::load(&p("r.safetensors")).unwrap(),
@@ -92,7 +91,7 @@ fn random_and_input_feature_pruning_in_prune_sweep_and_best() {
     let j = prune(m, "act-inputs", "0.25", &p("px.safetensors"), &[]);
     assert_eq!(j["input_features"], 784, "{j}");
     assert_eq!(j["input_features_removed"], 196, "{j}");
-    let kept: Vec<usize> = serde_json::from_value(j["kept"].clone()).unwrap();
+    let kept = counts(&j, "kept");
     assert_eq!(kept, vec![32 * (784 - 196), sizes[1], sizes[2]], "{j}");
     let share = j["pruned_weight_share"].as_f64().unwrap();
     let total: usize = sizes.iter().sum();
@@ -185,8 +184,7 @@ fn random_and_input_feature_pruning_in_prune_sweep_and_best() {
             "{me} {r}: sweep {got}, prune {want}"
         );
     }
-    let rem: Vec<usize> =
-        serde_json::from_value(row("abs-inputs", "0.5")["remaining"].clone()).unwrap();
+    let rem = counts(row("abs-inputs", "0.5"), "remaining");
     assert_eq!(rem, vec![32 * 392, sizes[1], sizes[2]]);
     // best treats the random seeds as methods of their own.
     let o = parana()
@@ -286,8 +284,8 @@ fn input_features_of_cnns_decoupled_only() {
     used.sort_unstable();
     used.dedup();
     assert_eq!(used.len(), 392, "every pixel feeds some tap: 392 remain");
-    let weights: Vec<usize> = serde_json::from_value(j["weights"].clone()).unwrap();
-    let kept: Vec<usize> = serde_json::from_value(j["kept"].clone()).unwrap();
+    let weights = counts(&j, "weights");
+    let kept = counts(&j, "kept");
     assert!(kept[0] < weights[0] && kept[0] > 0, "{j}");
     assert_eq!(kept[1..], weights[1..], "{j}");
     // random on the decoupled model: exact counts of the present taps.
@@ -298,8 +296,8 @@ fn input_features_of_cnns_decoupled_only() {
         &p("dr.safetensors"),
         &[],
     );
-    let weights: Vec<usize> = serde_json::from_value(j["weights"].clone()).unwrap();
-    let kept: Vec<usize> = serde_json::from_value(j["kept"].clone()).unwrap();
+    let weights = counts(&j, "weights");
+    let kept = counts(&j, "kept");
     for (w, k) in weights.iter().zip(&kept) {
         assert_eq!(*k, w - w / 2, "{j}");
     }

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::assert_user_error;
+
 use common::{mnist, mnist_dir, parana};
 use parana::attack::noise_file::Noise;
 use parana::model::file;
@@ -30,13 +32,6 @@ fn run(args: &[&str]) -> Output {
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "'{needle}' missing from {err}");
 }
 
 fn rows(run: &Path) -> Vec<serde_json::Value> {

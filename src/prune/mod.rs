@@ -634,6 +634,11 @@ mod tests {
         assert!(Pruner::new(&m, Method::Act, Scope::PerMatrix, None, None, off).is_err());
     }
 
+    /// A pruner without input statistics or offset.
+    fn pruner(m: &Model, method: Method, scope: Scope, layers: Option<&[usize]>) -> Result<Pruner> {
+        Pruner::new(m, method, scope, layers, None, Ratio::ZERO)
+    }
+
     fn pruned(m: &Masks, layer: usize) -> Vec<bool> {
         m.0[layer].as_ref().unwrap().iter().map(|k| !k).collect()
     }
@@ -645,17 +650,7 @@ mod tests {
     #[test]
     fn random_prunes_exact_nested_seeded_masks() {
         let m = small();
-        let p = |seed| {
-            Pruner::new(
-                &m,
-                Method::Random(Some(seed)),
-                Scope::PerMatrix,
-                None,
-                None,
-                Ratio::ZERO,
-            )
-            .unwrap()
-        };
+        let p = |seed| pruner(&m, Method::Random(Some(seed)), Scope::PerMatrix, None).unwrap();
         let (a, b) = (p(1), p(2));
         let mut last: Option<Masks> = None;
         for r in ["0.1", "0.29", "0.5", "0.6", "0.93"] {
@@ -675,17 +670,7 @@ mod tests {
             last = Some(ma);
         }
         // `random` takes the run's seed: the same masks as `random:K`.
-        assert!(
-            Pruner::new(
-                &m,
-                Method::Random(None),
-                Scope::PerMatrix,
-                None,
-                None,
-                Ratio::ZERO
-            )
-            .is_err()
-        );
+        assert!(pruner(&m, Method::Random(None), Scope::PerMatrix, None).is_err());
         let run = Pruner::seeded(
             &m,
             Method::Random(None),
@@ -711,41 +696,17 @@ mod tests {
         .unwrap();
         assert_eq!(own.masks(half), a.masks(half));
         // A layer's mask is the same whichever layers are pruned with it.
-        let only1 = Pruner::new(
-            &m,
-            Method::Random(Some(1)),
-            Scope::PerMatrix,
-            Some(&[1]),
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let only1 = pruner(&m, Method::Random(Some(1)), Scope::PerMatrix, Some(&[1])).unwrap();
         assert_eq!(only1.masks(half).0[1], a.masks(half).0[1]);
         assert_eq!(only1.masks(half).0[0], None);
 
         // Per-row and global: exact counts per row and in all.
-        let rows = Pruner::new(
-            &m,
-            Method::Random(Some(5)),
-            Scope::PerRow,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let rows = pruner(&m, Method::Random(Some(5)), Scope::PerRow, None).unwrap();
         let quarter = Ratio::parse("0.25").unwrap();
         for row in rows.masks(quarter).0[0].as_ref().unwrap().chunks(784) {
             assert_eq!(row.iter().filter(|k| !**k).count(), 196);
         }
-        let g = Pruner::new(
-            &m,
-            Method::Random(Some(5)),
-            Scope::Global,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let g = pruner(&m, Method::Random(Some(5)), Scope::Global, None).unwrap();
         let gm = g.masks(half);
         let kept: usize = gm.kept().iter().map(|k| k.unwrap()).sum();
         assert_eq!(kept, (784 * 6 + 60) - (784 * 6 + 60) / 2);
@@ -763,15 +724,7 @@ mod tests {
         // per row), far above for a clumped one (e.g. the first half).
         let mut m = Model::new(Arch::custom(vec![200], vec![]).unwrap(), Head::Lq);
         init::init(&mut m, 1);
-        let p = Pruner::new(
-            &m,
-            Method::Random(Some(7)),
-            Scope::PerMatrix,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let p = pruner(&m, Method::Random(Some(7)), Scope::PerMatrix, None).unwrap();
         let mask = pruned(&p.masks(Ratio::parse("0.5").unwrap()), 0);
         let n = 784 * 200;
         let chi = |counts: Vec<usize>, size: usize| {
@@ -815,15 +768,7 @@ mod tests {
                 };
             }
         }
-        let abs = Pruner::new(
-            &m,
-            Method::Inputs(Score::Abs),
-            Scope::PerMatrix,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let abs = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, None).unwrap();
         assert_eq!(abs.input_features(), Some(784));
         let removed = |masks: &Masks| -> Vec<usize> {
             let mk = masks.0[0].as_ref().unwrap();
@@ -889,15 +834,7 @@ mod tests {
         want.sort_unstable();
         assert_eq!(extra, want);
         // Restricting to layers without the first one is an error.
-        let e = Pruner::new(
-            &m,
-            Method::Inputs(Score::Abs),
-            Scope::PerMatrix,
-            Some(&[1]),
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap_err();
+        let e = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, Some(&[1])).unwrap_err();
         assert!(e.to_string().contains("layer 0"), "{e}");
     }
 
@@ -910,26 +847,10 @@ mod tests {
         };
         let mut m = Model::new(Arch::custom(vec![8], vec![conv]).unwrap(), Head::Lq);
         init::init(&mut m, 1);
-        let e = Pruner::new(
-            &m,
-            Method::Inputs(Score::Abs),
-            Scope::PerMatrix,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap_err();
+        let e = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, None).unwrap_err();
         assert!(e.to_string().contains("convolution"), "{e}");
         // Random works on the convolution like on any matrix.
-        let r = Pruner::new(
-            &m,
-            Method::Random(Some(1)),
-            Scope::PerMatrix,
-            None,
-            None,
-            Ratio::ZERO,
-        )
-        .unwrap();
+        let r = pruner(&m, Method::Random(Some(1)), Scope::PerMatrix, None).unwrap();
         assert_eq!(r.masks(Ratio::parse("0.5").unwrap()).kept()[0], Some(9));
         for bad in [
             "random:x",

@@ -75,3 +75,12 @@ pub fn small_noises(dir: &std::path::Path) -> PathBuf {
     }
     noises
 }
+
+/// `o` failed as bad user input: exit code 2 and one line of stderr that
+/// contains `needle`.
+pub fn assert_user_error(o: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "'{needle}' missing from {err}");
+}
