@@ -122,6 +122,9 @@ pub mod purpose {
     pub const ATTACK: u64 = 5;
     /// The training batches of universal noise, one stream per step.
     pub const NOISE: u64 = 6;
+    /// The order of the `random` pruning control, one stream per prunable
+    /// layer (and one for the global scope).
+    pub const PRUNE_MASK: u64 = 7;
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::assert_user_error;
+
 use common::mnist;
 use parana::model::{Arch, Model, file, init};
 use parana::nn::Head;
@@ -22,13 +24,6 @@ fn run(args: &[&str]) -> Output {
 
 fn zeros(t: &parana::tensorfile::Tensor) -> usize {
     t.data.iter().filter(|&&v| v == 0.0).count()
-}
-
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "'{needle}' missing from {err}");
 }
 
 #[test]

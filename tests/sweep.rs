@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::assert_user_error;
+
 use common::{mnist, mnist_dir, parana};
 use parana::attack::noise_file::Noise;
 use parana::model::file;
@@ -14,21 +16,7 @@ use std::process::Output;
 const IMAGES: usize = 1000;
 
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let model = common::small_model_file(dir);
-    let noises = dir.join("noise");
-    for (target, seed) in [(3u8, 1u64), (7, 2)] {
-        let mut r = parana::rng::Rng::new(seed);
-        let n = Noise {
-            data: (0..784).map(|_| (r.uniform_f32() - 0.5) * 0.5).collect(),
-            input: [28, 28, 1],
-            target,
-            limit: 0.25,
-            meta: [("dataset".to_string(), "mnist".to_string())].into(),
-        };
-        n.save(&noises.join(parana::attack::noise_file::file_name(target, 0.25)))
-            .unwrap();
-    }
-    (model, noises)
+    (common::small_model_file(dir), common::small_noises(dir))
 }
 
 fn run(args: &[&str]) -> Output {
@@ -44,13 +32,6 @@ fn run(args: &[&str]) -> Output {
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "'{needle}' missing from {err}");
 }
 
 fn rows(run: &Path) -> Vec<serde_json::Value> {

@@ -13,12 +13,14 @@ use std::path::PathBuf;
   parana prune --model lq.safetensors --method act --ratio 0.81 --out lq-act81.safetensors
   parana prune --model lq.safetensors --method combined --ratio 0.9 --offset 0.07 --out c.safetensors
   parana prune --model lq.safetensors --method abs --ratio 0.5 --layers 0,2 --scope per-row --out p.safetensors
+  parana prune --model lq.safetensors --method random:2 --ratio 0.86 --out r.safetensors
+  parana prune --model lq.safetensors --method act-inputs --ratio 0.3 --out pixels.safetensors
   parana train --init lq-act81.safetensors --keep-mask --steps 1000 --out lq-act81-ft.safetensors")]
 pub struct PruneArgs {
     /// Model file to prune.
     #[arg(long)]
     model: PathBuf,
-    /// abs (|W|), act (|mean W*x|, the article's), wanda (|W|*||x||) or combined (abs at r + act at r - offset).
+    /// abs (|W|), act (|mean W*x|, the article's), wanda (|W|*||x||), combined (abs at r + act at r - offset), random / random:SEED (a uniform random mask; seed --seed or SEED), abs-inputs / act-inputs (remove the share ratio of input pixels: the first layer's columns with the smallest summed score).
     #[arg(long)]
     method: String,
     /// Share of weights to prune, in [0, 1): k = floor(numel * ratio), parsed exactly.
@@ -54,7 +56,7 @@ pub(crate) struct PruneOpts {
     /// Number of score images (chosen with --seed).
     #[arg(long, default_value_t = 2000)]
     pub score_images: usize,
-    /// Seed choosing the score images.
+    /// Seed choosing the score images, and the mask seed of `random`.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -153,6 +155,7 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
             n_layers.saturating_sub(1)
         )));
     }
+    method.check_fits(&model, s.layers.as_deref())?;
     let t0 = std::time::Instant::now();
     let stats = if method.needs_inputs() {
         let data = a.data.load(None)?;
@@ -167,13 +170,14 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
     } else {
         None
     };
-    let pruner = Pruner::new(
+    let pruner = Pruner::seeded(
         &model,
         method,
         s.scope,
         s.layers.as_deref(),
         stats.as_deref(),
         s.offset,
+        a.opts.seed,
     )?;
     let masks = pruner.masks(ratio);
     let original = prune::original_weights(&model);
@@ -197,8 +201,13 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
         .map(|(k, n)| k.unwrap_or(*n))
         .collect();
     let seconds = t0.elapsed().as_secs_f64();
+    let (total, left) = (sizes.iter().sum::<usize>(), kept.iter().sum::<usize>());
+    // Input-feature methods: the features removed, and the equivalent share
+    // of all the weights.
+    let features = pruner.input_features().map(|n| (ratio.count(n), n));
+    let weight_share = (total - left) as f64 / total.max(1) as f64;
     if a.json {
-        print_json(&serde_json::json!({
+        let mut j = serde_json::json!({
             "model": a.out,
             "method": method.name(),
             "ratio": ratio.to_string(),
@@ -206,21 +215,31 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
             "layers": meta["pruning_layers"],
             "weights": sizes,
             "kept": kept,
+            "pruned_weight_share": weight_share,
             "seconds": seconds,
-        }))?;
+        });
+        if let Some((removed, n)) = features {
+            j["input_features"] = n.into();
+            j["input_features_removed"] = removed.into();
+        }
+        print_json(&j)?;
     } else if !g.quiet || a.json {
         let per: Vec<String> = kept
             .iter()
             .zip(&sizes)
             .map(|(k, n)| format!("{k}/{n}"))
             .collect();
+        let what = match features {
+            Some((removed, n)) => format!("{removed} of {n} input features removed"),
+            None => s.scope.name().to_string(),
+        };
         println!(
-            "{}: {} pruning at {} ({}), kept {}",
+            "{}: {} pruning at {} ({what}), kept {} ({:.2}% of all weights pruned)",
             a.out.display(),
             method.name(),
             ratio,
-            s.scope.name(),
-            per.join(" ")
+            per.join(" "),
+            100.0 * weight_share
         );
     }
     Ok(())

@@ -17,6 +17,7 @@ use std::path::PathBuf;
     after_help = "Examples:
   parana sweep --model lq.safetensors --methods abs,act,combined --noise noise/ --ratios 0:0.99:0.01 --out run/
   parana sweep --model lq.safetensors --noise noise/ --per-layer --out run-layers/
+  parana sweep --model lq.safetensors --methods act,random:1,random:2,random:3,act-inputs --noise noise/ --out run-controls/
   parana sweep --model lq.safetensors --noise noise/ --shard 1/2 --out run-1   # and --shard 2/2 --out run-2
   parana sweep merge run-1 run-2 --out run/
 Interrupted? Run the same command again: recorded rows are kept and skipped."
@@ -27,7 +28,7 @@ pub struct SweepArgs {
     /// Model file (pruned afresh from the original at every ratio).
     #[arg(long, required = true)]
     model: Option<PathBuf>,
-    /// Methods: abs, act, wanda, combined (comma-separated).
+    /// Methods: abs, act, wanda, combined, random, random:SEED (one mask seed each), abs-inputs, act-inputs (comma-separated).
     #[arg(long, default_value = "abs,act,combined")]
     methods: String,
     /// Noise files or folders of noise-*.safetensors files.

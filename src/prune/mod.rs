@@ -6,6 +6,8 @@
 //! pruned; `k = floor(numel * r)` with `r` an exact [`Ratio`].
 
 pub mod file;
+pub mod inputs;
+pub mod random;
 pub mod ratio;
 pub mod scores;
 pub mod select;
@@ -15,6 +17,7 @@ pub use scores::{InputStats, Score};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use std::borrow::Cow;
 
 /// A pruning method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,35 +31,91 @@ pub enum Method {
     /// `abs` at `r` together with `act` at `r - offset`: a weight is pruned
     /// if either prunes it.
     Combined,
+    /// A uniform random order (a control, [`random`]), seeded by the mask
+    /// seed given (`random:K`) or, when `None` (`random`), by the run's
+    /// `--seed`.
+    Random(Option<u64>),
+    /// Whole input features (the first layer's columns) with the smallest
+    /// summed score ([`inputs`]): `abs-inputs`, `act-inputs`, `wanda-inputs`.
+    Inputs(Score),
 }
 
 impl Method {
-    /// Parse `abs`, `act`, `wanda`, `combined`.
+    /// Parse `abs`, `act`, `wanda`, `combined`, `random`, `random:SEED`,
+    /// `abs-inputs`, `act-inputs`, `wanda-inputs`.
+    ///
+    /// ```
+    /// use parana::prune::Method;
+    /// assert_eq!(Method::parse("random:2").unwrap(), Method::Random(Some(2)));
+    /// assert_eq!(Method::parse("random:2").unwrap().name(), "random:2");
+    /// assert!(Method::parse("random:x").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<Method> {
+        if let Some(k) = s.strip_prefix("random:") {
+            let digits = !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
+            return k
+                .parse::<u64>()
+                .ok()
+                .filter(|_| digits)
+                .map(|k| Method::Random(Some(k)))
+                .ok_or_else(|| {
+                Error::input(format!(
+                    "bad pruning method '{s}' (expected random or random:SEED, SEED a whole number, e.g. random:2)"
+                ))
+            });
+        }
         match s {
             "abs" => Ok(Method::Abs),
             "act" => Ok(Method::Act),
             "wanda" => Ok(Method::Wanda),
             "combined" => Ok(Method::Combined),
+            "random" => Ok(Method::Random(None)),
+            "abs-inputs" => Ok(Method::Inputs(Score::Abs)),
+            "act-inputs" => Ok(Method::Inputs(Score::Act)),
+            "wanda-inputs" => Ok(Method::Inputs(Score::Wanda)),
             _ => Err(Error::input(format!(
-                "unknown pruning method '{s}' (expected abs, act, wanda or combined)"
+                "unknown pruning method '{s}' (expected abs, act, wanda, combined, random, random:SEED, abs-inputs, act-inputs or wanda-inputs)"
             ))),
         }
     }
 
-    /// The method's name.
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The method's name, as parsed (e.g. `random:2`).
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Method::Abs => "abs",
             Method::Act => "act",
             Method::Wanda => "wanda",
             Method::Combined => "combined",
-        }
+            Method::Random(None) => "random",
+            Method::Random(Some(k)) => return Cow::Owned(format!("random:{k}")),
+            Method::Inputs(Score::Abs) => "abs-inputs",
+            Method::Inputs(Score::Act) => "act-inputs",
+            Method::Inputs(Score::Wanda) => "wanda-inputs",
+        })
     }
 
     /// Whether the method needs input statistics.
     pub fn needs_inputs(self) -> bool {
-        !matches!(self, Method::Abs)
+        !matches!(
+            self,
+            Method::Abs | Method::Random(_) | Method::Inputs(Score::Abs)
+        )
+    }
+
+    /// Whether the method removes whole input features (its ratio is then
+    /// the share of input features, not of weights).
+    pub fn prunes_inputs(self) -> bool {
+        matches!(self, Method::Inputs(_))
+    }
+
+    /// Check that the method can prune `model` with `layers` (None: all)
+    /// before any work: input-feature methods need a fully connected (or
+    /// decoupled) first layer among `layers`.
+    pub fn check_fits(self, model: &Model, layers: Option<&[usize]>) -> Result<()> {
+        if self.prunes_inputs() {
+            inputs::check(model, &self.name(), layers)?;
+        }
+        Ok(())
     }
 }
 
@@ -127,7 +186,14 @@ enum Orders {
     PerMatrix(Vec<Vec<u32>>),
     PerRow(Vec<(Vec<u32>, usize)>),
     Global(Vec<(u32, u32)>),
+    /// Input columns of the one selected layer in pruning order, each with
+    /// the flat indices of its weights.
+    Columns(Vec<Vec<u32>>),
 }
+
+/// One selected layer's weight values, shape, and (sparse layers) the
+/// input column of each stored value.
+type Weight<'a> = (&'a [f32], &'a [usize], Option<&'a [u32]>);
 
 /// Precomputed pruning orders for one model, method and scope.
 #[derive(Clone, Debug)]
@@ -173,16 +239,45 @@ impl Pruner {
         stats: Option<&[InputStats]>,
         offset: Ratio,
     ) -> Result<Pruner> {
+        Pruner::build(model, method, scope, layers, stats, offset, None)
+    }
+
+    /// [`Pruner::new`] for a run whose seed is `seed`: the mask seed of
+    /// `random` (a `random:K` keeps its own `K`).
+    pub fn seeded(
+        model: &Model,
+        method: Method,
+        scope: Scope,
+        layers: Option<&[usize]>,
+        stats: Option<&[InputStats]>,
+        offset: Ratio,
+        seed: u64,
+    ) -> Result<Pruner> {
+        Pruner::build(model, method, scope, layers, stats, offset, Some(seed))
+    }
+
+    fn build(
+        model: &Model,
+        method: Method,
+        scope: Scope,
+        layers: Option<&[usize]>,
+        stats: Option<&[InputStats]>,
+        offset: Ratio,
+        run_seed: Option<u64>,
+    ) -> Result<Pruner> {
         let positions = scores::prunable_layers(model);
         let total = positions.len();
+        if let Some(bad) = layers.iter().copied().flatten().find(|&&k| k >= total) {
+            return Err(Error::input(format!(
+                "layer {bad} does not exist: the model has {total} prunable layers (0-{})",
+                total.saturating_sub(1)
+            )));
+        }
+        method.check_fits(model, layers)?;
         let layers: Vec<usize> = match layers {
+            // Input features are the first layer's columns: only it changes.
+            _ if method.prunes_inputs() => vec![0],
             Some(l) => {
-                if let Some(bad) = l.iter().find(|&&k| k >= total) {
-                    return Err(Error::input(format!(
-                        "layer {bad} does not exist: the model has {total} prunable layers (0-{})",
-                        total.saturating_sub(1)
-                    )));
-                }
                 let mut l = l.to_vec();
                 l.sort_unstable();
                 l.dedup();
@@ -196,7 +291,6 @@ impl Pruner {
                 method.name()
             )));
         }
-        type Weight<'a> = (&'a [f32], &'a [usize], Option<&'a [u32]>);
         let weights: Vec<Weight> = layers
             .iter()
             .map(|&k| {
@@ -209,20 +303,26 @@ impl Pruner {
                 )
             })
             .collect();
-        if scope == Scope::PerRow && weights.iter().any(|w| w.2.is_some()) {
+        if scope == Scope::PerRow
+            && weights.iter().any(|w| w.2.is_some())
+            && !method.prunes_inputs()
+        {
             return Err(Error::input(
                 "per-row scope is not available for sparse (decoupled) layers; use per-matrix or global",
             ));
         }
-        let sizes = weights.iter().map(|w| w.0.len()).collect();
-        let orders_for = |score: Score| -> Orders {
-            let sc: Vec<Vec<f32>> = weights
+        let sizes: Vec<usize> = weights.iter().map(|w| w.0.len()).collect();
+        let score_of = |score: Score| -> Vec<Vec<f32>> {
+            weights
                 .iter()
                 .zip(&layers)
                 .map(|(&(w, shape, cols), &k)| {
                     scores::scores(score, w, shape, cols, stats.map(|s| &s[k]))
                 })
-                .collect();
+                .collect()
+        };
+        let orders_for = |score: Score| -> Orders {
+            let sc = score_of(score);
             match scope {
                 Scope::PerMatrix => {
                     Orders::PerMatrix(sc.iter().map(|s| select::order(s)).collect())
@@ -239,11 +339,24 @@ impl Pruner {
                 Scope::Global => Orders::Global(select::global_order(&sc)),
             }
         };
-        let main = orders_for(match method {
-            Method::Abs | Method::Combined => Score::Abs,
-            Method::Act => Score::Act,
-            Method::Wanda => Score::Wanda,
-        });
+        let main = match method {
+            Method::Abs | Method::Combined => orders_for(Score::Abs),
+            Method::Act => orders_for(Score::Act),
+            Method::Wanda => orders_for(Score::Wanda),
+            Method::Random(seed) => {
+                let Some(seed) = seed.or(run_seed) else {
+                    return Err(Error::input(
+                        "method random needs a mask seed: give random:SEED (or the run's --seed)",
+                    ));
+                };
+                random_orders(scope, &layers, &weights, &sizes, seed)
+            }
+            Method::Inputs(score) => {
+                let (features, cols) = (model.net.layers()[positions[0]].in_len(), weights[0].2);
+                let sc = score_of(score);
+                Orders::Columns(inputs::column_order(&sc[0], features, cols))
+            }
+        };
         let act = (method == Method::Combined).then(|| orders_for(Score::Act));
         Ok(Pruner {
             method,
@@ -255,6 +368,15 @@ impl Pruner {
             main,
             act,
         })
+    }
+
+    /// For an input-feature method, the number of input features (the
+    /// first layer's columns) its ratios are shares of.
+    pub fn input_features(&self) -> Option<usize> {
+        match &self.main {
+            Orders::Columns(c) => Some(c.len()),
+            _ => None,
+        }
     }
 
     /// The method.
@@ -307,6 +429,44 @@ fn prune_into(kept: &mut [Vec<bool>], orders: &Orders, r: Ratio, sizes: &[usize]
                 kept[mi as usize][j as usize] = false;
             }
         }
+        Orders::Columns(o) => {
+            for col in &o[..r.count(o.len())] {
+                for &j in col {
+                    kept[0][j as usize] = false;
+                }
+            }
+        }
+    }
+}
+
+/// The `random` method's orders for `scope` over the selected `layers`
+/// (prunable layer indices) with `weights` of `sizes`.
+fn random_orders(
+    scope: Scope,
+    layers: &[usize],
+    weights: &[Weight],
+    sizes: &[usize],
+    seed: u64,
+) -> Orders {
+    match scope {
+        Scope::PerMatrix => Orders::PerMatrix(
+            sizes
+                .iter()
+                .zip(layers)
+                .map(|(&n, &k)| random::order(n, seed, k))
+                .collect(),
+        ),
+        Scope::PerRow => Orders::PerRow(
+            weights
+                .iter()
+                .zip(layers)
+                .map(|((w, shape, _), &k)| {
+                    let cols: usize = shape[1..].iter().product();
+                    (random::row_orders(w.len(), cols, seed, k), cols)
+                })
+                .collect(),
+        ),
+        Scope::Global => Orders::Global(random::global_order(sizes, seed)),
     }
 }
 
@@ -472,5 +632,247 @@ mod tests {
             }
         }
         assert!(Pruner::new(&m, Method::Act, Scope::PerMatrix, None, None, off).is_err());
+    }
+
+    /// A pruner without input statistics or offset.
+    fn pruner(m: &Model, method: Method, scope: Scope, layers: Option<&[usize]>) -> Result<Pruner> {
+        Pruner::new(m, method, scope, layers, None, Ratio::ZERO)
+    }
+
+    fn pruned(m: &Masks, layer: usize) -> Vec<bool> {
+        m.0[layer].as_ref().unwrap().iter().map(|k| !k).collect()
+    }
+
+    fn is_subset(a: &[bool], b: &[bool]) -> bool {
+        a.iter().zip(b).all(|(a, b)| !*a || *b)
+    }
+
+    #[test]
+    fn random_prunes_exact_nested_seeded_masks() {
+        let m = small();
+        let p = |seed| pruner(&m, Method::Random(Some(seed)), Scope::PerMatrix, None).unwrap();
+        let (a, b) = (p(1), p(2));
+        let mut last: Option<Masks> = None;
+        for r in ["0.1", "0.29", "0.5", "0.6", "0.93"] {
+            let r = Ratio::parse(r).unwrap();
+            let ma = a.masks(r);
+            assert_eq!(
+                ma.kept(),
+                vec![Some(784 * 6 - r.count(784 * 6)), Some(60 - r.count(60))]
+            );
+            assert_eq!(ma, p(1).masks(r), "same seed, same mask");
+            assert_ne!(ma, b.masks(r), "another seed, another mask");
+            if let Some(l) = &last {
+                for k in 0..2 {
+                    assert!(is_subset(&pruned(l, k), &pruned(&ma, k)), "not nested");
+                }
+            }
+            last = Some(ma);
+        }
+        // `random` takes the run's seed: the same masks as `random:K`.
+        assert!(pruner(&m, Method::Random(None), Scope::PerMatrix, None).is_err());
+        let run = Pruner::seeded(
+            &m,
+            Method::Random(None),
+            Scope::PerMatrix,
+            None,
+            None,
+            Ratio::ZERO,
+            2,
+        )
+        .unwrap();
+        let half = Ratio::parse("0.5").unwrap();
+        assert_eq!(run.masks(half), b.masks(half));
+        // random:1 keeps its own seed whatever the run's.
+        let own = Pruner::seeded(
+            &m,
+            Method::Random(Some(1)),
+            Scope::PerMatrix,
+            None,
+            None,
+            Ratio::ZERO,
+            2,
+        )
+        .unwrap();
+        assert_eq!(own.masks(half), a.masks(half));
+        // A layer's mask is the same whichever layers are pruned with it.
+        let only1 = pruner(&m, Method::Random(Some(1)), Scope::PerMatrix, Some(&[1])).unwrap();
+        assert_eq!(only1.masks(half).0[1], a.masks(half).0[1]);
+        assert_eq!(only1.masks(half).0[0], None);
+
+        // Per-row and global: exact counts per row and in all.
+        let rows = pruner(&m, Method::Random(Some(5)), Scope::PerRow, None).unwrap();
+        let quarter = Ratio::parse("0.25").unwrap();
+        for row in rows.masks(quarter).0[0].as_ref().unwrap().chunks(784) {
+            assert_eq!(row.iter().filter(|k| !**k).count(), 196);
+        }
+        let g = pruner(&m, Method::Random(Some(5)), Scope::Global, None).unwrap();
+        let gm = g.masks(half);
+        let kept: usize = gm.kept().iter().map(|k| k.unwrap()).sum();
+        assert_eq!(kept, (784 * 6 + 60) - (784 * 6 + 60) / 2);
+        // Global shares out about evenly: neither matrix is spared.
+        let k1 = gm.kept()[1].unwrap();
+        assert!((15..=45).contains(&k1), "{k1} of 60 kept");
+    }
+
+    #[test]
+    fn random_masks_are_uniform_over_rows_and_columns() {
+        // 784x200 pruned at 0.5: the pruned count of each row (784 weights)
+        // and column (200) is hypergeometric. Sum of squared standardised
+        // deviations ~ chi-square with about as many degrees of freedom as
+        // rows (or columns): far below for a mask too even (e.g. exactly
+        // per row), far above for a clumped one (e.g. the first half).
+        let mut m = Model::new(Arch::custom(vec![200], vec![]).unwrap(), Head::Lq);
+        init::init(&mut m, 1);
+        let p = pruner(&m, Method::Random(Some(7)), Scope::PerMatrix, None).unwrap();
+        let mask = pruned(&p.masks(Ratio::parse("0.5").unwrap()), 0);
+        let n = 784 * 200;
+        let chi = |counts: Vec<usize>, size: usize| {
+            let e = size as f64 * 0.5;
+            let var = size as f64 * 0.25 * (n - size) as f64 / (n - 1) as f64;
+            counts
+                .iter()
+                .map(|&c| (c as f64 - e).powi(2) / var)
+                .sum::<f64>()
+        };
+        let rows: Vec<usize> = mask
+            .chunks(784)
+            .map(|r| r.iter().filter(|&&x| x).count())
+            .collect();
+        let cols: Vec<usize> = (0..784)
+            .map(|c| (0..200).filter(|&r| mask[r * 784 + c]).count())
+            .collect();
+        let (cr, cc) = (chi(rows, 784), chi(cols, 200));
+        // 200 and 784 degrees of freedom: mean 200 / 784, sd 20 / 40.
+        assert!((120.0..300.0).contains(&cr), "rows: chi-square {cr}");
+        assert!((600.0..980.0).contains(&cc), "columns: chi-square {cc}");
+    }
+
+    #[test]
+    fn input_pruning_zeroes_whole_columns_of_the_first_layer_in_score_order() {
+        // Hand-built: column i of the first layer has |W| summing to
+        // (i * 37) % 784 + 1 over its 3 rows, so abs-inputs removes
+        // columns in that order; act weighs them by |mean x_i|.
+        let mut m = Model::new(Arch::custom(vec![3], vec![]).unwrap(), Head::Lq);
+        init::init(&mut m, 2);
+        let sum = |i: usize| ((i * 37) % 784 + 1) as f32;
+        {
+            let w = &mut m.net.layers_mut()[0].params_mut()[0].value;
+            for (j, v) in w.iter_mut().enumerate() {
+                let (o, i) = (j / 784, j % 784);
+                let part = [0.5f32, 0.25, 0.25][o];
+                *v = if o == 1 {
+                    -part * sum(i)
+                } else {
+                    part * sum(i)
+                };
+            }
+        }
+        let abs = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, None).unwrap();
+        assert_eq!(abs.input_features(), Some(784));
+        let removed = |masks: &Masks| -> Vec<usize> {
+            let mk = masks.0[0].as_ref().unwrap();
+            (0..784)
+                .filter(|&i| {
+                    let col: Vec<bool> = (0..3).map(|o| mk[o * 784 + i]).collect();
+                    assert!(
+                        col.iter().all(|&k| k) || col.iter().all(|&k| !k),
+                        "column {i} split"
+                    );
+                    !col[0]
+                })
+                .collect()
+        };
+        let mut last: Vec<usize> = Vec::new();
+        for r in ["0.1", "0.25", "0.5", "0.81"] {
+            let r = Ratio::parse(r).unwrap();
+            let masks = abs.masks(r);
+            assert_eq!(masks.0[1], None, "only the first layer is touched");
+            let cols = removed(&masks);
+            assert_eq!(cols.len(), r.count(784));
+            assert_eq!(masks.kept()[0], Some(3 * (784 - r.count(784))));
+            // The removed columns are those of the smallest sums.
+            let max_removed = cols.iter().map(|&i| sum(i)).fold(0.0, f32::max);
+            let min_kept = (0..784)
+                .filter(|i| !cols.contains(i))
+                .map(sum)
+                .fold(f32::MAX, f32::min);
+            assert!(max_removed < min_kept);
+            assert!(last.iter().all(|i| cols.contains(i)), "not nested");
+            last = cols;
+        }
+        // act-inputs: pixel i's mean input is 0 for the first 392 pixels,
+        // so those go first whatever their weights, then by |mean| * sum.
+        let stats = vec![
+            InputStats {
+                mean: (0..784).map(|i| if i < 392 { 0.0 } else { 1.0 }).collect(),
+                norm: vec![1.0; 784],
+            },
+            InputStats {
+                mean: vec![1.0; 3],
+                norm: vec![1.0; 3],
+            },
+        ];
+        let act = Pruner::new(
+            &m,
+            Method::Inputs(Score::Act),
+            Scope::PerMatrix,
+            None,
+            Some(&stats),
+            Ratio::ZERO,
+        )
+        .unwrap();
+        assert_eq!(
+            removed(&act.masks(Ratio::parse("0.5").unwrap())),
+            (0..392).collect::<Vec<_>>()
+        );
+        let more = removed(&act.masks(Ratio::parse("0.6").unwrap()));
+        let extra: Vec<usize> = more.into_iter().filter(|&i| i >= 392).collect();
+        let mut by_sum: Vec<usize> = (392..784).collect();
+        by_sum.sort_by(|&a, &b| sum(a).total_cmp(&sum(b)));
+        let mut want = by_sum[..Ratio::parse("0.6").unwrap().count(784) - 392].to_vec();
+        want.sort_unstable();
+        assert_eq!(extra, want);
+        // Restricting to layers without the first one is an error.
+        let e = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, Some(&[1])).unwrap_err();
+        assert!(e.to_string().contains("layer 0"), "{e}");
+    }
+
+    #[test]
+    fn input_pruning_refuses_a_convolution_first_and_bad_spellings() {
+        let conv = crate::model::ConvSpec {
+            kh: 3,
+            kw: 3,
+            out: 2,
+        };
+        let mut m = Model::new(Arch::custom(vec![8], vec![conv]).unwrap(), Head::Lq);
+        init::init(&mut m, 1);
+        let e = pruner(&m, Method::Inputs(Score::Abs), Scope::PerMatrix, None).unwrap_err();
+        assert!(e.to_string().contains("convolution"), "{e}");
+        // Random works on the convolution like on any matrix.
+        let r = pruner(&m, Method::Random(Some(1)), Scope::PerMatrix, None).unwrap();
+        assert_eq!(r.masks(Ratio::parse("0.5").unwrap()).kept()[0], Some(9));
+        for bad in [
+            "random:x",
+            "random:",
+            "random:-1",
+            "random:+1",
+            "abs-input",
+            "inputs",
+        ] {
+            assert!(Method::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "random",
+            "random:0",
+            "random:12",
+            "abs-inputs",
+            "act-inputs",
+        ] {
+            assert_eq!(Method::parse(good).unwrap().name(), good);
+        }
+        assert!(!Method::parse("random:3").unwrap().needs_inputs());
+        assert!(!Method::parse("abs-inputs").unwrap().needs_inputs());
+        assert!(Method::parse("act-inputs").unwrap().needs_inputs());
     }
 }

@@ -56,3 +56,31 @@ pub fn small_model_file(dir: &std::path::Path) -> PathBuf {
     file::save(&m, &p).unwrap();
     p
 }
+
+/// Two random universal noises (targets 3 and 7, limit 0.25, marked as
+/// made on mnist) in `dir/noise`, returned.
+pub fn small_noises(dir: &std::path::Path) -> PathBuf {
+    use parana::attack::noise_file::{Noise, file_name};
+    let noises = dir.join("noise");
+    for (target, seed) in [(3u8, 1u64), (7, 2)] {
+        let mut r = parana::rng::Rng::new(seed);
+        let n = Noise {
+            data: (0..784).map(|_| (r.uniform_f32() - 0.5) * 0.5).collect(),
+            input: [28, 28, 1],
+            target,
+            limit: 0.25,
+            meta: [("dataset".to_string(), "mnist".to_string())].into(),
+        };
+        n.save(&noises.join(file_name(target, 0.25))).unwrap();
+    }
+    noises
+}
+
+/// `o` failed as bad user input: exit code 2 and one line of stderr that
+/// contains `needle`.
+pub fn assert_user_error(o: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "'{needle}' missing from {err}");
+}

@@ -318,13 +318,14 @@ impl<'a> Sweeper<'a> {
         if self.pruner.as_ref().is_none_or(|(k, _)| *k != key) {
             // Scores are of the original weights, not the last pruned ones.
             self.restore();
-            let p = Pruner::new(
+            let p = Pruner::seeded(
                 &self.model,
                 self.methods[it.method],
                 self.scope,
                 self.settings.groups[it.group].layers.as_deref(),
                 self.stats.as_deref(),
                 self.offset,
+                self.settings.seed,
             )?;
             self.pruner = Some((key, p));
         }

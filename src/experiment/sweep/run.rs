@@ -134,6 +134,11 @@ pub fn run(
     let n_layers = scores::prunable_layers(&model).len();
     let groups = groups(spec, n_layers)?;
     check_model_fits(&model, &spec.model, data)?;
+    for m in &spec.methods {
+        for g in &groups {
+            m.check_fits(&model, g.layers.as_deref())?;
+        }
+    }
     let noise_paths = Noise::expand_paths(&spec.noise)?;
     let mut noises = Vec::new();
     let mut infos = Vec::new();
