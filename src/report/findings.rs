@@ -460,7 +460,11 @@ mod tests {
             f[1]
         );
         // A lift of 5 points under every noise: fewer noises counted, still a lift.
-        let g = group(vec![replicate(0.05, 0.0, 0.0), replicate(0.06, 0.0, 0.0)]);
+        let g = group(vec![
+            replicate(0.05, 0.0, 0.0),
+            replicate(0.06, 0.0, 0.0),
+            replicate(0.055, 0.0, 0.0),
+        ]);
         let f = super::group(&g);
         assert!(f[0].contains("under none of the 4"), "{}", f[0]);
         assert!(f[0].contains("mean lift 5.5"), "{}", f[0]);
