@@ -122,6 +122,8 @@ pub mod purpose {
     pub const ATTACK: u64 = 5;
     /// The training batches of universal noise, one stream per step.
     pub const NOISE: u64 = 6;
+    /// Drawing the validation images out of the training set.
+    pub const VALIDATION: u64 = 21;
 }
 
 #[cfg(test)]
