@@ -220,8 +220,7 @@ fn small_cnn_learns_with_evaluations_between_steps() {
     let e = eval::evaluate(&mut m, &data.test);
     assert!(e.accuracy > 0.85, "small CNN test accuracy {}", e.accuracy);
     // Selection works for CNNs too: the kept weights are the best check's.
-    let (_, held) = select::carve(data.train.len(), 1000, cfg.seed);
-    let val = select::subset(&data.train, &held);
+    let val = held_out(data, 1000, cfg.seed);
     assert_eq!(eval::evaluate(&mut m, &val).accuracy, s.val_accuracy);
     assert!(s.val_accuracy >= s.final_val_accuracy);
 }
@@ -281,11 +280,16 @@ fn selection_keeps_the_best_validation_point() {
     assert!(s.val_accuracy > s.final_val_accuracy);
     // The model holds the selected weights: its accuracy on the held-out
     // images (the seeded draw) is the logged best.
-    let (_, held) = select::carve(data.train.len(), 1000, cfg.seed);
-    let val = select::subset(&data.train, &held);
+    let val = held_out(data, 1000, cfg.seed);
     assert_eq!(eval::evaluate(&mut m, &val).accuracy, s.val_accuracy);
     assert_ne!(
         eval::evaluate(&mut m, &data.test).accuracy,
         s.final_test_accuracy
     );
+}
+
+/// The validation images a run with `val` of them and `seed` holds out.
+fn held_out(data: &Dataset, val: usize, seed: u64) -> parana::data::Split {
+    let (_, held) = select::carve(data.train.len(), val, seed);
+    select::subset(&data.train, &held)
 }

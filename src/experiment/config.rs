@@ -100,12 +100,12 @@ pub struct ModelSpec {
     #[serde(default = "one")]
     pub seed: u64,
     /// Training images held out for model selection (0: none).
-    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    #[serde(default, skip_serializing_if = "crate::train::is_zero")]
     pub val_images: usize,
     /// Steps between validation checks.
     #[serde(
-        default = "default_select_every",
-        skip_serializing_if = "is_default_select_every"
+        default = "crate::train::default_select_every",
+        skip_serializing_if = "crate::train::is_default_select_every"
     )]
     pub select_every: u64,
     /// Learning-rate decay over the last steps: off, cosine or linear.
@@ -113,26 +113,10 @@ pub struct ModelSpec {
     pub lr_decay: crate::train::LrDecay,
     /// Fraction of the steps after which the learning rate decays.
     #[serde(
-        default = "default_decay_from",
-        skip_serializing_if = "is_default_decay_from"
+        default = "crate::train::default_decay_from",
+        skip_serializing_if = "crate::train::is_default_decay_from"
     )]
     pub decay_from: f64,
-}
-
-fn is_zero_usize(v: &usize) -> bool {
-    *v == 0
-}
-fn default_select_every() -> u64 {
-    crate::train::DEFAULT_SELECT_EVERY
-}
-fn is_default_select_every(v: &u64) -> bool {
-    *v == crate::train::DEFAULT_SELECT_EVERY
-}
-fn default_decay_from() -> f64 {
-    crate::train::DEFAULT_DECAY_FROM
-}
-fn is_default_decay_from(v: &f64) -> bool {
-    *v == crate::train::DEFAULT_DECAY_FROM
 }
 
 fn default_head() -> String {

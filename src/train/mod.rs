@@ -64,23 +64,28 @@ pub struct TrainConfig {
     pub decay_from: f64,
 }
 
-fn is_zero(v: &usize) -> bool {
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_zero(v: &usize) -> bool {
     *v == 0
 }
 /// Default steps between validation checks.
 pub const DEFAULT_SELECT_EVERY: u64 = 500;
-fn default_select_every() -> u64 {
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn default_select_every() -> u64 {
     DEFAULT_SELECT_EVERY
 }
-fn is_default_select_every(v: &u64) -> bool {
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_default_select_every(v: &u64) -> bool {
     *v == DEFAULT_SELECT_EVERY
 }
 /// Default start of the decay, as a fraction of the steps.
 pub const DEFAULT_DECAY_FROM: f64 = 0.8;
-fn default_decay_from() -> f64 {
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn default_decay_from() -> f64 {
     DEFAULT_DECAY_FROM
 }
-fn is_default_decay_from(v: &f64) -> bool {
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_default_decay_from(v: &f64) -> bool {
     *v == DEFAULT_DECAY_FROM
 }
 
