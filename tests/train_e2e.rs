@@ -229,7 +229,7 @@ fn small_cnn_learns_with_evaluations_between_steps() {
 fn selection_keeps_the_best_validation_point() {
     // A tiny MLP at a high learning rate, checked every 10 steps: the
     // validation accuracy wanders, and the saved weights are those of the
-    // first check with the highest value in the log, not the last step's.
+    // last check with the highest value in the log, not the last step's.
     let data = common::mnist();
     let arch = Arch::custom(vec![32], vec![]).unwrap();
     let cfg = TrainConfig {
@@ -270,8 +270,8 @@ fn selection_keeps_the_best_validation_point() {
         (1..=12).map(|k| k * 10).collect::<Vec<_>>()
     );
     let top = checks.iter().map(|c| c.1).fold(f64::MIN, f64::max);
-    let first_top = checks.iter().find(|c| c.1 == top).unwrap().0;
-    assert_eq!(s.selected_step, first_top);
+    let last_top = checks.iter().rev().find(|c| c.1 == top).unwrap().0;
+    assert_eq!(s.selected_step, last_top);
     assert!(
         s.selected_step < cfg.steps,
         "this run's last step is not its best, so selection must pick an earlier one"

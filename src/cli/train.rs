@@ -50,7 +50,8 @@ pub struct TrainArgs {
     data: DataOpts,
     /// Hold out N training images (a draw seeded by --seed) for model
     /// selection: checked every --select-every steps, the best check's
-    /// weights are saved (0: off, the last step's weights are saved).
+    /// weights are saved, the later of ties (0: off, the last step's
+    /// weights are saved).
     #[arg(long, default_value_t = 0)]
     val: usize,
     /// Steps between validation checks (with --val; also at the last step).
