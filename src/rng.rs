@@ -125,6 +125,8 @@ pub mod purpose {
     /// The order of the `random` pruning control, one stream per prunable
     /// layer (and one for the global scope).
     pub const PRUNE_MASK: u64 = 7;
+    /// Drawing the validation images out of the training set.
+    pub const VALIDATION: u64 = 21;
 }
 
 #[cfg(test)]

@@ -122,6 +122,26 @@ fn bad_input_gives_one_line_and_exit_code_2() {
         ]),
         &["learning rate"],
     );
+    // Model selection and decay settings that cannot work.
+    for (args, needles) in [
+        (
+            &["--val", "60000"][..],
+            &["--val 60000", "60000 training images"][..],
+        ),
+        (
+            &["--val", "100", "--select-every", "0"],
+            &["--select-every", "--val"],
+        ),
+        (&["--lr-decay", "exp"], &["--lr-decay", "'exp'", "cosine"]),
+        (
+            &["--lr-decay", "cosine", "--decay-from", "1"],
+            &["--decay-from 1"],
+        ),
+    ] {
+        let mut a = vec!["train", "--out", "x.safetensors", "--data-dir", d];
+        a.extend_from_slice(args);
+        assert_user_error(&run(&a), needles);
+    }
     // A model of another input size than the dataset's images.
     let m = dir.path().join("m.safetensors");
     std::fs::write(&m, foreign_model(5)).unwrap();

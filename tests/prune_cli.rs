@@ -115,11 +115,21 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
         "30",
         "--lr",
         "1e-3",
+        "--val",
+        "1000",
+        "--select-every",
+        "10",
         "--out",
         ft.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g = TensorFile::load(&ft).unwrap();
+    // With model selection on held-out training images: the kept step is
+    // a check (10, 20 or 30) and recorded.
+    let step: u64 = g.meta["selected_step"].parse().unwrap();
+    assert!([10, 20, 30].contains(&step), "{step}");
+    assert_eq!(g.meta["val_images"], "1000");
+    assert!(g.meta.contains_key("val_accuracy") && g.meta.contains_key("final_test_accuracy"));
     for name in ["layers.0.weight", "layers.1.weight", "layers.2.weight"] {
         let mask = &g.bools[&format!("masks.{name}")];
         assert_eq!(mask, &f.bools[&format!("masks.{name}")]);

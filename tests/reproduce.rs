@@ -269,6 +269,8 @@ head = "sce"
 steps = 150
 batch = 50
 lr = 2e-3
+val_images = 1000
+select_every = 50
 
 [noise]
 pairs = [[3, 0.25]]
@@ -304,6 +306,18 @@ images = 300
     );
     reproduce(&exp, &run, &[]);
     assert!(run.join("decouple-c/model.safetensors").exists());
+    // The CNN was trained with selection on 1000 held-out training images:
+    // train.json, the model's metadata and the report say which step.
+    let train: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("train-c/train.json")).unwrap())
+            .unwrap();
+    let step = train["selection"]["selected_step"].as_u64().unwrap();
+    assert!([50, 100, 150].contains(&step), "{train}");
+    assert_eq!(train["config"]["val_images"], 1000);
+    let meta = parana::tensorfile::TensorFile::load(&run.join("train-c/model.safetensors"))
+        .unwrap()
+        .meta;
+    assert_eq!(meta["selected_step"], step.to_string());
     let settings = |stage: &str| -> serde_json::Value {
         let text = std::fs::read_to_string(run.join(stage).join("sweep.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["settings"].clone()
@@ -324,6 +338,12 @@ images = 300
     );
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains(&format!("### c ({arch})")), "{report}");
+    assert!(
+        report.contains(&format!(
+            "kept step {step} (best of checks every 50 on 1000 held-out"
+        )),
+        "{report}"
+    );
     let rows = |stage: &str| -> Vec<serde_json::Value> {
         std::fs::read_to_string(run.join(stage).join("results.jsonl"))
             .unwrap()

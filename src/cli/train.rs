@@ -13,6 +13,7 @@ use std::path::PathBuf;
   parana train --arch article-mlp --head lq --steps 10000 --seed 1 --out lq.safetensors
   parana train --arch article-cnn --head sce --batch 64 --steps 6000 --out cnn.safetensors
   parana train --hidden 300,100 --steps 2000 --out small.safetensors
+  parana train --head sce --val 5000 --select-every 500 --lr-decay cosine --out sce.safetensors
   parana train --out lq.safetensors --resume   # continue after an interruption")]
 pub struct TrainArgs {
     /// Architecture preset: article-mlp, seed-mlp or article-cnn.
@@ -47,9 +48,21 @@ pub struct TrainArgs {
     seed: u64,
     #[command(flatten)]
     data: DataOpts,
-    /// Hold out the last N training images for validation (evaluations use them instead of the test set).
-    #[arg(long)]
-    val: Option<usize>,
+    /// Hold out N training images (a draw seeded by --seed) for model
+    /// selection: checked every --select-every steps, the best check's
+    /// weights are saved, the later of ties (0: off, the last step's
+    /// weights are saved).
+    #[arg(long, default_value_t = 0)]
+    val: usize,
+    /// Steps between validation checks (with --val; also at the last step).
+    #[arg(long, default_value_t = train::DEFAULT_SELECT_EVERY)]
+    select_every: u64,
+    /// Learning-rate decay over the last steps: off, cosine or linear.
+    #[arg(long, default_value = "off")]
+    lr_decay: String,
+    /// Fraction of the steps after which the learning rate decays, in [0, 1).
+    #[arg(long, default_value_t = train::DEFAULT_DECAY_FROM)]
+    decay_from: f64,
     /// Output model file.
     #[arg(long)]
     out: PathBuf,
@@ -103,9 +116,31 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
         lr: a.lr,
         l2: a.l2,
         seed: a.seed,
+        val_images: a.val,
+        select_every: a.select_every,
+        lr_decay: train::LrDecay::parse(&a.lr_decay)
+            .map_err(|e| Error::input(format!("--lr-decay: {e}")))?,
+        decay_from: a.decay_from,
     };
+    if a.val > 0 && a.select_every == 0 {
+        return Err(Error::input("--select-every must be at least 1 with --val"));
+    }
+    if !(0.0..1.0).contains(&a.decay_from) {
+        return Err(Error::input(format!(
+            "--decay-from {} is not a fraction of the steps in [0, 1)",
+            a.decay_from
+        )));
+    }
     cfg.validate()?;
-    let data = a.data.load(a.val)?;
+    let data = a.data.load(None)?;
+    if cfg.val_images >= data.train.len() {
+        return Err(Error::input(format!(
+            "--val {} must be fewer than the {} training images of {}",
+            cfg.val_images,
+            data.train.len(),
+            data.name
+        )));
+    }
     if data.classes != arch.classes {
         arch.classes = data.classes;
     }
@@ -186,6 +221,9 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     pb.finish_and_clear();
     let test = eval::evaluate(&mut model, &data.test);
     train::stamp_meta(&mut model, &data.name, &cfg, test.accuracy);
+    if let Some(s) = &summary.selection {
+        s.stamp(&mut model);
+    }
     let mut f = file::to_tensor_file(&model);
     f.bools.extend(mask_tensors);
     f.save(&a.out)?;
@@ -199,6 +237,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             "seconds": summary.seconds,
             "loss": summary.loss,
             "test_accuracy": test.accuracy,
+            "selection": summary.selection,
         }))?;
     } else {
         println!(
@@ -210,6 +249,16 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
             summary.seconds,
             test.accuracy
         );
+        if let Some(s) = &summary.selection {
+            println!(
+                "  selected step {} (validation {:.4} on {} images; the last step had validation {:.4}, test {:.4})",
+                s.selected_step,
+                s.val_accuracy,
+                s.val_images,
+                s.final_val_accuracy,
+                s.final_test_accuracy
+            );
+        }
     }
     Ok(())
 }

@@ -108,6 +108,24 @@ pub struct ModelSpec {
     /// seeded by K (see [`Instance`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Vec<u64>>,
+    /// Training images held out for model selection (0: none).
+    #[serde(default, skip_serializing_if = "crate::train::is_zero")]
+    pub val_images: usize,
+    /// Steps between validation checks.
+    #[serde(
+        default = "crate::train::default_select_every",
+        skip_serializing_if = "crate::train::is_default_select_every"
+    )]
+    pub select_every: u64,
+    /// Learning-rate decay over the last steps: off, cosine or linear.
+    #[serde(default, skip_serializing_if = "crate::train::LrDecay::is_off")]
+    pub lr_decay: crate::train::LrDecay,
+    /// Fraction of the steps after which the learning rate decays.
+    #[serde(
+        default = "crate::train::default_decay_from",
+        skip_serializing_if = "crate::train::is_default_decay_from"
+    )]
+    pub decay_from: f64,
 }
 
 fn default_head() -> String {
@@ -476,6 +494,18 @@ impl Experiment {
                 e(k, x.to_string())
             })?;
             m.head().map_err(|x| e("head", x.to_string()))?;
+            if m.val_images > 0 && m.select_every == 0 {
+                return Err(e(
+                    "select_every",
+                    "must be at least 1 with val_images".into(),
+                ));
+            }
+            if !(0.0..1.0).contains(&m.decay_from) {
+                return Err(e(
+                    "decay_from",
+                    format!("{} is not a fraction of the steps in [0, 1)", m.decay_from),
+                ));
+            }
             m.train_config()
                 .validate()
                 .map_err(|x| e("lr", x.to_string()))?;
@@ -663,6 +693,10 @@ impl ModelSpec {
             lr: self.lr,
             l2: self.l2,
             seed: self.seed,
+            val_images: self.val_images,
+            select_every: self.select_every,
+            lr_decay: self.lr_decay,
+            decay_from: self.decay_from,
         }
     }
 }
@@ -885,5 +919,41 @@ mod tests {
             "{}",
             err(&clash)
         );
+    }
+
+    #[test]
+    fn selection_and_decay_keys_are_optional_and_checked() {
+        let base = "[[model]]\nname = \"m\"\narch = \"article-mlp\"\n";
+        let e = Experiment::parse(base, Path::new("x.toml")).unwrap();
+        // Left out, they are not serialised: stage keys of existing runs
+        // stay what they were.
+        let j = serde_json::to_value(&e.models[0]).unwrap();
+        for k in ["val_images", "select_every", "lr_decay", "decay_from"] {
+            assert!(j.get(k).is_none(), "{k} in {j}");
+        }
+        let t = serde_json::to_value(e.models[0].train_config()).unwrap();
+        assert_eq!(t.as_object().unwrap().len(), 5, "{t}");
+        let src = format!(
+            "{base}val_images = 5000\nselect_every = 250\nlr_decay = \"cosine\"\ndecay_from = 0.75\n"
+        );
+        let e = Experiment::parse(&src, Path::new("x.toml")).unwrap();
+        let c = e.models[0].train_config();
+        assert_eq!(
+            (c.val_images, c.select_every, c.lr_decay, c.decay_from),
+            (5000, 250, crate::train::LrDecay::Cosine, 0.75)
+        );
+        for (extra, needle) in [
+            (
+                "val_images = 10\nselect_every = 0\n",
+                "line 5, key model.select_every",
+            ),
+            ("lr_decay = \"exp\"\n", "line 4, key model.lr_decay"),
+            ("decay_from = 1.5\n", "line 4, key model.decay_from"),
+        ] {
+            let err = Experiment::parse(&format!("{base}{extra}"), Path::new("x.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 }

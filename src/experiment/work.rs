@@ -49,6 +49,9 @@ pub struct TrainRecord {
     pub config: crate::train::TrainConfig,
     /// Seconds of training in the last (finishing) process.
     pub seconds: f64,
+    /// Model selection on held-out training images, if asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<crate::train::Selection>,
 }
 
 /// `attacks-M/attacks.json`.
@@ -116,6 +119,9 @@ pub fn run_stage(
             })?;
             let test = eval::evaluate(&mut model, &data.test);
             train::stamp_meta(&mut model, &data.name, &cfg, test.accuracy);
+            if let Some(sel) = &s.selection {
+                sel.stamp(&mut model);
+            }
             file::save(&model, &out)?;
             write_json(
                 &dir.join("train.json"),
@@ -127,6 +133,7 @@ pub fn run_stage(
                     test_accuracy: test.accuracy,
                     config: cfg,
                     seconds: s.seconds,
+                    selection: s.selection,
                 },
             )
         }

@@ -88,6 +88,36 @@ struct Ctx<'a> {
     stages: &'a StagesFile,
 }
 
+/// The training settings of a model, with its decay and what selection
+/// on held-out training images chose.
+fn training_cell(
+    spec: &crate::experiment::config::ModelSpec,
+    t: Option<&crate::experiment::work::TrainRecord>,
+) -> String {
+    let mut s = format!(
+        "{} steps, batch {}, lr {}, l2 {}, seed {}",
+        spec.steps, spec.batch, spec.lr, spec.l2, spec.seed
+    );
+    if !spec.lr_decay.is_off() {
+        s += &format!(
+            ", {} decay from {}%",
+            spec.lr_decay.name(),
+            spec.decay_from * 100.0
+        );
+    }
+    if let Some(sel) = t.and_then(|t| t.selection.as_ref()) {
+        s += &format!(
+            "; kept step {} (best of checks every {} on {} held-out training images, {}; last step: {} clean)",
+            sel.selected_step,
+            sel.select_every,
+            sel.val_images,
+            f4(sel.val_accuracy),
+            f4(sel.final_test_accuracy)
+        );
+    }
+    s
+}
+
 /// The models: architecture, head, training settings, clean accuracy.
 fn model_table(d: &mut Doc, c: &Ctx) -> Result<()> {
     let models = c.models;
@@ -100,10 +130,7 @@ fn model_table(d: &mut Doc, c: &Ctx) -> Result<()> {
             t.map(|t| t.arch.clone()).unwrap_or_else(|| "-".into()),
             spec.head.clone(),
             t.map(|t| t.params.to_string()).unwrap_or_default(),
-            format!(
-                "{} steps, batch {}, lr {}, l2 {}, seed {}",
-                spec.steps, spec.batch, spec.lr, spec.l2, spec.seed
-            ),
+            training_cell(spec, t),
             t.map(|t| f4(t.test_accuracy)).unwrap_or_else(|| "-".into()),
             t.map(|t| format!("{:.0}", t.seconds)).unwrap_or_default(),
         ]);

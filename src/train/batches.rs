@@ -1,6 +1,7 @@
 //! Which training images each step sees: shuffled epochs, one permutation
 //! per epoch derived from the seed, so step N's batch can be recomputed
-//! without replaying steps 0..N (exact resume).
+//! without replaying steps 0..N (exact resume). The images may be a pool
+//! (the training set without its validation images).
 
 use crate::rng::{Rng, purpose};
 
@@ -11,6 +12,7 @@ pub struct Batches {
     seed: u64,
     epoch: u64,
     perm: Vec<usize>,
+    pool: Option<Vec<usize>>,
 }
 
 impl Batches {
@@ -23,8 +25,18 @@ impl Batches {
             seed,
             epoch: u64::MAX,
             perm: Vec::new(),
+            pool: None,
         };
         b.load_epoch(0);
+        b
+    }
+
+    /// Batches of `batch` images out of `pool` (image indices), shuffled
+    /// with `seed`: the epochs are those of `new(pool.len(), ..)` mapped
+    /// through `pool`, so a pool of every image gives `new`'s batches.
+    pub fn over(pool: Vec<usize>, batch: usize, seed: u64) -> Self {
+        let mut b = Batches::new(pool.len(), batch, seed);
+        b.pool = Some(pool);
         b
     }
 
@@ -46,7 +58,11 @@ impl Batches {
             let p = start + j;
             let epoch = (p / self.n as u128) as u64;
             self.load_epoch(epoch);
-            out.push(self.perm[(p % self.n as u128) as usize]);
+            let i = self.perm[(p % self.n as u128) as usize];
+            out.push(match &self.pool {
+                Some(pool) => pool[i],
+                None => i,
+            });
         }
     }
 }
@@ -75,5 +91,28 @@ mod tests {
         let mut fresh = Batches::new(10, 4, 7);
         fresh.indices(3, &mut v);
         assert_eq!(v, all[12..16]);
+    }
+
+    #[test]
+    fn batches_over_a_carved_pool_never_see_the_validation_images() {
+        let (kept, held) = crate::train::select::carve(200, 30, 5);
+        let mut b = Batches::over(kept.clone(), 16, 5);
+        let mut seen = std::collections::HashSet::new();
+        let mut v = Vec::new();
+        for s in 0..50 {
+            b.indices(s, &mut v);
+            seen.extend(v.iter().copied());
+        }
+        assert!(held.iter().all(|i| !seen.contains(i)));
+        assert_eq!(seen.len(), kept.len(), "every kept image is trained on");
+        // A pool of every image is the plain sampler.
+        let mut plain = Batches::new(200, 16, 5);
+        let mut all = Batches::over((0..200).collect(), 16, 5);
+        let mut w = Vec::new();
+        for s in [0, 7, 13] {
+            plain.indices(s, &mut v);
+            all.indices(s, &mut w);
+            assert_eq!(v, w);
+        }
     }
 }

@@ -1,21 +1,43 @@
 //! Training checkpoints: the weights, Adam's moments and step count, and the
 //! settings they were made with, in one safetensors file written
-//! atomically. Resuming from one continues to exactly the weights an
-//! uninterrupted run reaches.
+//! atomically; with model selection also the best weights so far
+//! (`best.<param>`, step and validation accuracy in the metadata).
+//! Resuming from one continues to exactly the weights an uninterrupted run
+//! reaches, and selects the same ones.
 
 use super::TrainConfig;
+use super::select::Best;
 use crate::error::{Error, Result};
 use crate::model::{Model, file};
 use crate::nn::Adam;
 use crate::tensorfile::TensorFile;
 use std::path::Path;
 
-/// Save the training state after `step` steps.
-pub fn save(path: &Path, model: &Model, adam: &Adam, cfg: &TrainConfig, step: u64) -> Result<()> {
+const BEST: &str = "best.";
+
+/// Save the training state after `step` steps, with the best weights so
+/// far if selection keeps them.
+pub fn save(
+    path: &Path,
+    model: &Model,
+    adam: &Adam,
+    cfg: &TrainConfig,
+    step: u64,
+    best: Option<&Best>,
+) -> Result<()> {
     let mut f = file::to_tensor_file(model);
     for ((name, p), (m, v)) in model.named_params().zip(adam.m.iter().zip(&adam.v)) {
         f.insert(format!("adam.m.{name}"), p.shape.clone(), m.clone());
         f.insert(format!("adam.v.{name}"), p.shape.clone(), v.clone());
+    }
+    if let Some(b) = best {
+        for ((name, p), w) in model.named_params().zip(&b.weights) {
+            f.insert(format!("{BEST}{name}"), p.shape.clone(), w.clone());
+        }
+        f.meta.insert("best_step".into(), b.step.to_string());
+        // Exact: the value decides later comparisons.
+        f.meta
+            .insert("best_val_accuracy".into(), format!("{:?}", b.accuracy));
     }
     f.meta.insert("checkpoint_step".into(), step.to_string());
     f.meta.insert("adam_t".into(), adam.t.to_string());
@@ -24,9 +46,15 @@ pub fn save(path: &Path, model: &Model, adam: &Adam, cfg: &TrainConfig, step: u6
 }
 
 /// Restore a checkpoint into `model` and `adam`; returns the step it was
-/// taken at. Fails if it was made for another architecture or with other
-/// settings (a resume must continue the same run).
-pub fn load(path: &Path, model: &mut Model, adam: &mut Adam, cfg: &TrainConfig) -> Result<u64> {
+/// taken at and the best weights it kept, if any. Fails if it was made for
+/// another architecture or with other settings (a resume must continue
+/// the same run).
+pub fn load(
+    path: &Path,
+    model: &mut Model,
+    adam: &mut Adam,
+    cfg: &TrainConfig,
+) -> Result<(u64, Option<Best>)> {
     let mut f = TensorFile::load(path)?;
     let key = f.meta.get("train_config").cloned().unwrap_or_default();
     if key != cfg.resume_key() {
@@ -52,6 +80,33 @@ pub fn load(path: &Path, model: &mut Model, adam: &mut Adam, cfg: &TrainConfig) 
             moments.push(t.data);
         }
     }
+    let best = match f.meta.get("best_step") {
+        None => None,
+        Some(_) => {
+            let mut weights = Vec::new();
+            for (n, p) in names.iter().zip(model.net.params()) {
+                let key = format!("{BEST}{n}");
+                let t = f
+                    .tensors
+                    .remove(&key)
+                    .ok_or_else(|| Error::file(path, format!("missing tensor '{key}'")))?;
+                if t.data.len() != p.len() {
+                    return Err(Error::file(path, format!("'{key}' has the wrong size")));
+                }
+                weights.push(t.data);
+            }
+            let accuracy = f
+                .meta
+                .get("best_val_accuracy")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::file(path, "no valid 'best_val_accuracy'"))?;
+            Some(Best {
+                step: meta_num(&f, "best_step", path)?,
+                accuracy,
+                weights,
+            })
+        }
+    };
     let loaded = file::from_tensor_file(&f, path)?;
     if loaded.arch != model.arch || loaded.head != model.head {
         return Err(Error::file(
@@ -83,7 +138,7 @@ pub fn load(path: &Path, model: &mut Model, adam: &mut Adam, cfg: &TrainConfig) 
         }
     }
     adam.t = t;
-    Ok(step)
+    Ok((step, best))
 }
 
 fn meta_num(f: &TensorFile, key: &str, path: &Path) -> Result<u64> {

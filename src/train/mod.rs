@@ -5,15 +5,25 @@
 //! dropout masks of each step come from streams keyed by (seed, epoch) and
 //! (seed, step), so a run resumed from a checkpoint continues to exactly
 //! the weights of an uninterrupted one.
+//!
+//! Optionally ([`TrainConfig::val_images`]) a seeded share of the training
+//! images is held out as a validation split, checked every
+//! `select_every` steps, and the run ends with the weights of its best
+//! check ([`select`]); the learning rate may decay over the last steps
+//! ([`schedule`]).
 
 pub mod batches;
 pub mod checkpoint;
+pub mod schedule;
+pub mod select;
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::model::{Model, eval};
 use crate::nn::{Adam, Mode, head::argmax_rows};
 use batches::Batches;
+pub use schedule::LrDecay;
+pub use select::Selection;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,8 +40,53 @@ pub struct TrainConfig {
     pub lr: f32,
     /// L2 coefficient lambda (loss term `lambda * sum(w²) / 2`).
     pub l2: f32,
-    /// Seed for initialisation, shuffling and dropout.
+    /// Seed for initialisation, shuffling, dropout and the validation
+    /// draw.
     pub seed: u64,
+    /// Training images held out as a validation split for model selection
+    /// (0: none, the run ends with its last step's weights).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub val_images: usize,
+    /// Steps between validation checks (and at the last step).
+    #[serde(
+        default = "default_select_every",
+        skip_serializing_if = "is_default_select_every"
+    )]
+    pub select_every: u64,
+    /// Learning-rate decay over the last steps.
+    #[serde(default, skip_serializing_if = "LrDecay::is_off")]
+    pub lr_decay: LrDecay,
+    /// Fraction of the steps after which the decay starts, in [0, 1).
+    #[serde(
+        default = "default_decay_from",
+        skip_serializing_if = "is_default_decay_from"
+    )]
+    pub decay_from: f64,
+}
+
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+/// Default steps between validation checks.
+pub const DEFAULT_SELECT_EVERY: u64 = 500;
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn default_select_every() -> u64 {
+    DEFAULT_SELECT_EVERY
+}
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_default_select_every(v: &u64) -> bool {
+    *v == DEFAULT_SELECT_EVERY
+}
+/// Default start of the decay, as a fraction of the steps.
+pub const DEFAULT_DECAY_FROM: f64 = 0.8;
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn default_decay_from() -> f64 {
+    DEFAULT_DECAY_FROM
+}
+/// Serde helper (also for the experiment file's `[[model]]`).
+pub(crate) fn is_default_decay_from(v: &f64) -> bool {
+    *v == DEFAULT_DECAY_FROM
 }
 
 impl Default for TrainConfig {
@@ -42,6 +97,10 @@ impl Default for TrainConfig {
             lr: 1e-4,
             l2: 1e-4,
             seed: 1,
+            val_images: 0,
+            select_every: DEFAULT_SELECT_EVERY,
+            lr_decay: LrDecay::Off,
+            decay_from: DEFAULT_DECAY_FROM,
         }
     }
 }
@@ -64,16 +123,43 @@ impl TrainConfig {
                 self.l2
             )));
         }
+        if self.val_images > 0 && self.select_every == 0 {
+            return Err(Error::input(
+                "select_every must be at least 1 with a validation split",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.decay_from) {
+            return Err(Error::input(format!(
+                "decay_from must be a fraction of the steps in [0, 1), got {}",
+                self.decay_from
+            )));
+        }
         Ok(())
     }
 
     /// The settings a resumed run must share with the checkpoint (all but
-    /// the number of steps, which may be extended).
+    /// the number of steps, which may be extended unless the learning rate
+    /// decays: the schedule depends on it).
     pub fn resume_key(&self) -> String {
-        format!(
+        let mut k = format!(
             "batch={} lr={} l2={} seed={}",
             self.batch, self.lr, self.l2, self.seed
-        )
+        );
+        if self.val_images > 0 {
+            k += &format!(
+                " val_images={} select_every={}",
+                self.val_images, self.select_every
+            );
+        }
+        if !self.lr_decay.is_off() {
+            k += &format!(
+                " lr_decay={} decay_from={} steps={}",
+                self.lr_decay.name(),
+                self.decay_from,
+                self.steps
+            );
+        }
+        k
     }
 }
 
@@ -125,6 +211,8 @@ pub struct LogRow {
     pub eval_accuracy: f64,
     /// Seconds since this process started training.
     pub seconds: f64,
+    /// Accuracy on the held-out selection images, at selection checks.
+    pub val_accuracy: Option<f64>,
 }
 
 /// What a finished run reports.
@@ -142,6 +230,9 @@ pub struct TrainSummary {
     pub eval_split: String,
     /// Seconds spent training in this process.
     pub seconds: f64,
+    /// Model selection, when a validation split was held out: the model
+    /// holds the selected weights.
+    pub selection: Option<Selection>,
 }
 
 /// Record in `model`'s metadata how it was trained: dataset, seed, steps,
@@ -190,6 +281,16 @@ pub fn train(
         Some(v) => (v, "val"),
         None => (&data.test, "test"),
     };
+    if cfg.val_images >= train.len() {
+        return Err(Error::input(format!(
+            "validation images {} must be fewer than the {} training images",
+            cfg.val_images,
+            train.len()
+        )));
+    }
+    let (pool, held) = select::carve(train.len(), cfg.val_images, cfg.seed);
+    let val = (cfg.val_images > 0).then(|| select::subset(train, &held));
+    let mut best: Option<select::Best> = None;
     let sizes: Vec<usize> = model.net.params().map(|p| p.len()).collect();
     let mut adam = Adam::new(cfg.lr, cfg.l2, &sizes);
     let mut start = 0;
@@ -198,7 +299,7 @@ pub fn train(
         && let Some(ck) = &io.checkpoint
         && ck.exists()
     {
-        start = checkpoint::load(ck, model, &mut adam, cfg)?;
+        (start, best) = checkpoint::load(ck, model, &mut adam, cfg)?;
         if let Some(log) = &io.log {
             rows = read_log(log, start);
         }
@@ -207,13 +308,14 @@ pub fn train(
     let classes = model.arch.classes;
     let in_len = model.arch.in_len();
     let b = cfg.batch;
-    let mut batches = Batches::new(train.len(), b, cfg.seed);
+    let mut batches = Batches::over(pool, b, cfg.seed);
     let mut idx = Vec::with_capacity(b);
     let mut x = vec![0.0f32; b * in_len];
     let mut labels = vec![0u8; b];
     let (mut loss_avg, mut acc_avg) = (f64::NAN, f64::NAN);
     let t0 = Instant::now();
     let mut last_eval = f64::NAN;
+    let mut last_val: Option<(u64, f64)> = None;
 
     for step in start..cfg.steps {
         batches.indices(step, &mut idx);
@@ -233,6 +335,7 @@ pub fn train(
         if let Some(masks) = &io.keep_masks {
             mask_grads(model, masks);
         }
+        adam.lr = schedule::lr_at(cfg.lr, cfg.lr_decay, cfg.decay_from, step, cfg.steps);
         adam.step(model.net.params_mut());
         if !loss.is_finite() {
             return Err(Error::Other(format!(
@@ -256,7 +359,16 @@ pub fn train(
         let done = step + 1;
         let mut eval_accuracy = None;
         let is_last = done == cfg.steps;
-        if (io.eval_every > 0 && done % io.eval_every == 0) || is_last {
+        let mut val_accuracy = None;
+        if let Some(v) = &val
+            && (done % cfg.select_every == 0 || is_last)
+        {
+            let a = eval::evaluate(model, v).accuracy;
+            select::Best::offer(&mut best, model, done, a);
+            val_accuracy = Some(a);
+            last_val = Some((done, a));
+        }
+        if (io.eval_every > 0 && done % io.eval_every == 0) || is_last || val_accuracy.is_some() {
             let e = eval::evaluate(model, eval_split).accuracy;
             eval_accuracy = Some(e);
             last_eval = e;
@@ -266,22 +378,23 @@ pub fn train(
                 train_accuracy: acc_avg,
                 eval_accuracy: e,
                 seconds: t0.elapsed().as_secs_f64(),
+                val_accuracy,
             });
             if let Some(log) = &io.log {
-                write_log(log, &rows)?;
+                write_log(log, &rows, val.is_some())?;
             }
         }
         let due = (io.checkpoint_every > 0 && done % io.checkpoint_every == 0) || is_last;
         if let Some(ck) = &io.checkpoint
             && due
         {
-            checkpoint::save(ck, model, &adam, cfg, done)?;
+            checkpoint::save(ck, model, &adam, cfg, done, best.as_ref())?;
         }
         if !is_last && crate::interrupt::requested() {
             let how = match &io.checkpoint {
                 Some(ck) => {
                     if !due {
-                        checkpoint::save(ck, model, &adam, cfg, done)?;
+                        checkpoint::save(ck, model, &adam, cfg, done, best.as_ref())?;
                     }
                     format!(
                         "checkpoint {} written; run the same command with --resume to continue",
@@ -306,6 +419,25 @@ pub fn train(
     if start >= cfg.steps {
         last_eval = eval::evaluate(model, eval_split).accuracy;
     }
+    let selection = match (&val, best) {
+        (Some(v), Some(b)) => {
+            let final_val_accuracy = match last_val {
+                Some((s, a)) if s == cfg.steps => a,
+                _ => eval::evaluate(model, v).accuracy,
+            };
+            let final_test_accuracy = eval::evaluate(model, &data.test).accuracy;
+            b.restore(model);
+            Some(Selection {
+                val_images: cfg.val_images,
+                select_every: cfg.select_every,
+                selected_step: b.step,
+                val_accuracy: b.accuracy,
+                final_val_accuracy,
+                final_test_accuracy,
+            })
+        }
+        _ => None,
+    };
     Ok(TrainSummary {
         steps: cfg.steps,
         resumed_from: start,
@@ -313,6 +445,7 @@ pub fn train(
         eval_accuracy: last_eval,
         eval_split: eval_name.into(),
         seconds: t0.elapsed().as_secs_f64(),
+        selection,
     })
 }
 
@@ -331,14 +464,26 @@ fn mask_grads(model: &mut Model, masks: &[Option<Vec<bool>>]) {
 
 const LOG_HEADER: &str = "step,loss,train_accuracy,eval_accuracy,seconds";
 
-fn write_log(path: &std::path::Path, rows: &[LogRow]) -> Result<()> {
+/// The log as CSV; with a validation split (`with_val`) a last column
+/// `val_accuracy`, empty at rows without a selection check.
+fn write_log(path: &std::path::Path, rows: &[LogRow], with_val: bool) -> Result<()> {
     let mut s = String::from(LOG_HEADER);
+    if with_val {
+        s += ",val_accuracy";
+    }
     s.push('\n');
     for r in rows {
         s += &format!(
-            "{},{:.6},{:.6},{:.6},{:.3}\n",
+            "{},{:.6},{:.6},{:.6},{:.3}",
             r.step, r.loss, r.train_accuracy, r.eval_accuracy, r.seconds
         );
+        if with_val {
+            s.push(',');
+            if let Some(v) = r.val_accuracy {
+                s += &format!("{v:.6}");
+            }
+        }
+        s.push('\n');
     }
     crate::io::write_atomic(path, s.as_bytes())
 }
@@ -352,7 +497,7 @@ fn read_log(path: &std::path::Path, max_step: u64) -> Vec<LogRow> {
         .skip(1)
         .filter_map(|l| {
             let v: Vec<&str> = l.split(',').collect();
-            if v.len() != 5 {
+            if v.len() != 5 && v.len() != 6 {
                 return None;
             }
             Some(LogRow {
@@ -361,6 +506,7 @@ fn read_log(path: &std::path::Path, max_step: u64) -> Vec<LogRow> {
                 train_accuracy: v[2].parse().ok()?,
                 eval_accuracy: v[3].parse().ok()?,
                 seconds: v[4].parse().ok()?,
+                val_accuracy: v.get(5).and_then(|x| x.parse().ok()),
             })
         })
         .filter(|r| r.step <= max_step)
