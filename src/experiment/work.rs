@@ -215,6 +215,7 @@ pub fn run_stage(
             })
             .map(|_| ())
         }
+        Kind::Adaptive => adaptive(exp, m, run, &dir, data, progress),
         Kind::Sparse | Kind::Report => unreachable!("handled above"),
     }
 }
@@ -242,4 +243,83 @@ fn sparse(exp: &Experiment, dir: &Path, progress: &mut dyn FnMut(String)) -> Res
         )?);
     }
     write_json(&dir.join("sparse.json"), &all)
+}
+
+/// The `adaptive-M` stage: the points of `[adaptive]` (each method's best
+/// ratio of `sweep-M`, and the grid), run by [`super::adaptive::run`].
+fn adaptive(
+    exp: &Experiment,
+    m: &super::config::ModelSpec,
+    run: &Path,
+    dir: &Path,
+    data: &Dataset,
+    progress: &mut dyn FnMut(String),
+) -> Result<()> {
+    use super::adaptive::{AdaptiveSpec, Event, Point};
+    let (Some(a), Some(sw), Some(n)) = (&exp.adaptive, &exp.sweep, &exp.noise) else {
+        return Err(Error::Other(
+            "adaptive stage without [adaptive], [sweep] and [noise]".into(),
+        ));
+    };
+    let methods = a.methods(sw)?;
+    let mut points = Vec::new();
+    if a.best {
+        let sweep = super::sweep::results::Run::load(&run.join(format!("sweep-{}", m.name)))?;
+        let table =
+            crate::report::best::table(&sweep.file.settings, &sweep.rows, exp.report.min_clean);
+        for b in table.iter().filter(|b| b.method != "none") {
+            let method = crate::prune::Method::parse(&b.method)?;
+            if let (true, Some(row)) = (methods.contains(&method), &b.row) {
+                points.push(Point::new(method, Ratio::parse(&row.ratio)?, "best"));
+            }
+        }
+    }
+    for r in a.ratios()? {
+        for &method in &methods {
+            points.push(Point::new(method, r, "grid"));
+        }
+    }
+    let attacks = match (&exp.attacks, a.attacks) {
+        (Some(at), true) => at.attacks()?,
+        _ => vec![],
+    };
+    let spec = AdaptiveSpec {
+        model: if sw.decoupled {
+            decoupled_file(run, &m.name)
+        } else {
+            model_file(run, &m.name)
+        },
+        noise: vec![noise_dir(run, &m.name)],
+        points,
+        layers: sw.layers.clone(),
+        scope: Scope::parse(&sw.scope)?,
+        offset: Ratio::parse(&sw.offset)?,
+        score_data: sw.score_data.clone(),
+        score_images: sw.score_images,
+        seed: sw.seed,
+        attacks,
+        attack_images: a.images.or(exp.attacks.as_ref().and_then(|x| x.images)),
+        group: n.group,
+        sparse: a.sparse,
+        out: dir.to_path_buf(),
+    };
+    let mut point = String::new();
+    super::adaptive::run(&spec, data, |e| match e {
+        Event::Point { index, total, name } => {
+            point = format!("{index}/{total} {name}");
+            progress(point.clone());
+        }
+        Event::Noise(suite::Event::Step { done, total, msg }) => {
+            if done % 20 == 0 || done == total {
+                progress(format!("{point}: noise step {done}/{total} fooling {msg}"));
+            }
+        }
+        Event::Noise(_) => {}
+        Event::Attack(at) => progress(format!("{point}: {at}")),
+        Event::Row(r) => progress(format!(
+            "{point}: clean {:.4} transfer {:.4} adaptive {:.4}",
+            r.clean, r.transfer_mean, r.adaptive_mean
+        )),
+    })
+    .map(|_| ())
 }
