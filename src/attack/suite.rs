@@ -253,6 +253,7 @@ pub fn train_suite_with(
 
 /// Evaluate a trained noise on the test set, write its file and picture,
 /// remove its checkpoint; returns its summary.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     model: &mut Model,
     data: &Dataset,

@@ -237,7 +237,7 @@ pub enum Event {
     /// An attack starts.
     Attack(String),
     /// A point is recorded.
-    Row(AdaptiveRow),
+    Row(Box<AdaptiveRow>),
 }
 
 /// What a call did.
@@ -643,7 +643,7 @@ pub fn run(
         };
         f.rows.push(row.clone());
         save_all(&spec.out, &f)?;
-        on_event(Event::Row(row));
+        on_event(Event::Row(Box::new(row)));
         crate::interrupt::check(|| {
             format!(
                 "adaptive evaluation stopped with {} points recorded in {} ({} to go); run \
