@@ -304,20 +304,7 @@ pub fn load(dir: &Path) -> Result<AdaptiveFile> {
 }
 
 fn read_rows(dir: &Path) -> Result<Vec<AdaptiveRow>> {
-    let p = dir.join("adaptive.jsonl");
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&p, e)),
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::file(&p, format!("line {}: bad row: {e}", i + 1)))
-        })
-        .collect()
+    crate::io::read_jsonl(&dir.join("adaptive.jsonl"))
 }
 
 /// The rows as CSV: method, ratio, reason, clean, the two means, then per
@@ -369,12 +356,7 @@ pub fn csv(s: &Settings, rows: &[AdaptiveRow]) -> String {
 }
 
 fn save_all(dir: &Path, f: &AdaptiveFile) -> Result<()> {
-    let mut jl = String::new();
-    for r in &f.rows {
-        jl += &serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?;
-        jl.push('\n');
-    }
-    crate::io::write_atomic(&dir.join("adaptive.jsonl"), jl.as_bytes())?;
+    crate::io::write_jsonl(&dir.join("adaptive.jsonl"), &f.rows)?;
     crate::io::write_atomic(
         &dir.join("adaptive.csv"),
         csv(&f.settings, &f.rows).as_bytes(),
