@@ -82,6 +82,17 @@ fn adaptive_stage_records_best_and_grid_points_that_parana_eval_reproduces() {
     // The unpruned point first, its adaptive noise the transferred one.
     assert_eq!(names[0], "none-0");
     assert_eq!(f.rows[0].adaptive, f.rows[0].transfer);
+    for r in &f.rows {
+        let w: f64 = r
+            .transfer
+            .iter()
+            .zip(&r.adaptive)
+            .map(|(a, b)| a.min(*b))
+            .sum::<f64>()
+            / r.transfer.len() as f64;
+        assert!((r.worst_mean - w).abs() < 1e-12);
+        assert!(r.worst_mean <= r.transfer_mean.min(r.adaptive_mean) + 1e-12);
+    }
     // The grid, for both methods.
     for m in ["abs", "act"] {
         let r = f

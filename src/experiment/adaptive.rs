@@ -194,6 +194,12 @@ pub struct AdaptiveRow {
     pub transfer_mean: f64,
     /// Mean of `adaptive`.
     pub adaptive_mean: f64,
+    /// Mean over the noises of the lower of the two accuracies: the
+    /// stronger attack per noise, the honest worst case (a retrained noise
+    /// can come out weaker than the transferred one when the pruned
+    /// network's gradients mislead the same recipe).
+    #[serde(default)]
+    pub worst_mean: f64,
     /// Robust accuracy under each attack.
     pub attacks: Vec<AttackEval>,
     /// Weights left per prunable layer.
@@ -278,6 +284,16 @@ pub fn recipe(n: &Noise, path: &Path) -> Result<NoiseConfig> {
     Ok(c)
 }
 
+/// Mean over the noises of `min(transfer, adaptive)`.
+fn worst_mean(transfer: &[f64], adaptive: &[f64]) -> f64 {
+    let w: Vec<f64> = transfer
+        .iter()
+        .zip(adaptive)
+        .map(|(a, b)| a.min(*b))
+        .collect();
+    mean(&w)
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         0.0
@@ -326,13 +342,14 @@ pub fn csv(s: &Settings, rows: &[AdaptiveRow]) -> String {
     out += ",seconds\n";
     for r in rows {
         out += &format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             r.method,
             r.ratio,
             r.reason.join("+"),
             r.clean,
             r.transfer_mean,
-            r.adaptive_mean
+            r.adaptive_mean,
+            r.worst_mean
         );
         for v in [
             &r.transfer,
@@ -574,6 +591,7 @@ pub fn run(
                     clean: robustness::accuracy(&clean.pred, &data.test.labels),
                     transfer_mean: mean(&transfer),
                     adaptive_mean: mean(&transfer),
+                    worst_mean: mean(&transfer),
                     adaptive: transfer.clone(),
                     adaptive_fooled: transfer_fooled.clone(),
                     transfer,
@@ -745,6 +763,7 @@ fn point(
         clean: robustness::accuracy(&clean.pred, &data.test.labels),
         transfer_mean: mean(&transfer),
         adaptive_mean: mean(&adaptive),
+        worst_mean: worst_mean(&transfer, &adaptive),
         transfer,
         adaptive,
         transfer_fooled,
