@@ -701,15 +701,20 @@ fn point(
         .zip(original)
         .map(|(k, w)| k.unwrap_or(w.len()))
         .collect();
-    prune::apply(model, original, &masks);
-    let saved = prune::file::save(
-        model,
-        &masks,
-        &pruning_meta(spec, p, model_sha),
-        &model_path,
-    );
-    prune::apply(model, original, &prune::Masks(vec![]));
-    saved?;
+    // A file written before (by an interrupted run of the same settings)
+    // is kept: its noise checkpoints are tied to its SHA-256, and a model
+    // file records when it was written.
+    if !model_path.exists() {
+        prune::apply(model, original, &masks);
+        let saved = prune::file::save(
+            model,
+            &masks,
+            &pruning_meta(spec, p, model_sha),
+            &model_path,
+        );
+        prune::apply(model, original, &prune::Masks(vec![]));
+        saved?;
+    }
     let pruned_sha = sha256_file(&model_path)?;
     // Noises already written against this very file are kept.
     let done = |c: &NoiseConfig| -> bool {
@@ -743,7 +748,17 @@ fn point(
             meta,
             sparse: spec.sparse.then_some(crate::sparse::MAX_DENSITY),
         };
-        suite::train_suite_with(&s, data, &extras, |e| on_event(Event::Noise(e)))?;
+        suite::train_suite_with(&s, data, &extras, |e| on_event(Event::Noise(e))).map_err(|e| {
+            match e {
+                Error::Interrupted(_) => Error::Interrupted(format!(
+                    "adaptive evaluation stopped while training the noises of {}; \
+                     checkpoints written in {}: run the same command to continue",
+                    p.name(),
+                    noise_dir.display()
+                )),
+                e => e,
+            }
+        })?;
     }
     let mut pruned = file::load(&model_path)?;
     let mut adaptive_noises = Vec::new();
