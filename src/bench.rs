@@ -242,3 +242,80 @@ pub fn attack_bench(reps: usize, pgd_images: usize) -> crate::Result<AttackBench
     detail.insert(format!("pgd20_{n}"), tp);
     Ok(AttackBench { detail, ..out })
 }
+
+/// One line of `parana bench attack --sparsity`: the universal-noise step
+/// of `article-mlp` with a share of each weight matrix pruned (by
+/// magnitude) and the network run through the sparse engine
+/// ([`crate::sparse::sparsify`] at [`crate::sparse::MAX_DENSITY`]: layers
+/// left denser stay dense).
+#[derive(Clone, Debug, Serialize)]
+pub struct PrunedNoiseStep {
+    /// Share of each weight matrix pruned.
+    pub sparsity: f64,
+    /// Layers on the sparse engine.
+    pub sparse_layers: usize,
+    /// One noise of 250 images, median ms.
+    pub step_ms: f64,
+    /// Eight noises stacked (2000 rows), median ms.
+    pub step8_ms: f64,
+    /// The unpruned dense network's 8-noise step divided by this one's
+    /// (measured in the same run).
+    pub speedup8: f64,
+    /// The same for the single-noise step.
+    pub speedup: f64,
+}
+
+/// Time the universal-noise step (one noise of 250 images, and eight
+/// stacked) through `article-mlp` pruned at each of `sparsities` (0: the
+/// dense network), in one run.
+pub fn pruned_noise_bench(reps: usize, sparsities: &[f64]) -> crate::Result<Vec<PrunedNoiseStep>> {
+    use crate::attack::universal::{self, NoiseConfig, NoiseState};
+    let split = synthetic_split(10_000, 5);
+    let mut out: Vec<PrunedNoiseStep> = Vec::new();
+    let mut dense: Option<(f64, f64)> = None;
+    let mut list: Vec<f64> = sparsities.to_vec();
+    if !list.contains(&0.0) {
+        list.insert(0, 0.0);
+    }
+    for &s in &list {
+        if !(0.0..1.0).contains(&s) {
+            return Err(crate::Error::input(format!(
+                "--sparsity {s} is outside [0, 1) (e.g. 0,0.9)"
+            )));
+        }
+        let mut m = model("article-mlp", Head::Lq)?;
+        if s > 0.0 {
+            crate::sparse::prune_magnitude(&mut m.net, s);
+            m.net = crate::sparse::sparsify(m.net, crate::sparse::MAX_DENSITY);
+        }
+        let sparse_layers = m
+            .net
+            .layers()
+            .iter()
+            .filter(|l| l.kind().starts_with("sparse_"))
+            .count();
+        let mut scratch = universal::Scratch::default();
+        let mut one = [NoiseState::new(NoiseConfig::article(3, 0.25), 784)];
+        let t1 = time(reps, 3, || {
+            let mut st: Vec<&mut NoiseState> = one.iter_mut().collect();
+            universal::step(&mut m, &split, &mut st, &mut scratch);
+        });
+        let mut eight: Vec<NoiseState> = (0..8)
+            .map(|t| NoiseState::new(NoiseConfig::article(t, 0.25), 784))
+            .collect();
+        let t8 = time(reps.div_ceil(2).max(3), 2, || {
+            let mut st: Vec<&mut NoiseState> = eight.iter_mut().collect();
+            universal::step(&mut m, &split, &mut st, &mut scratch);
+        });
+        let (d1, d8) = *dense.get_or_insert((t1.median_ms, t8.median_ms));
+        out.push(PrunedNoiseStep {
+            sparsity: s,
+            sparse_layers,
+            step_ms: t1.median_ms,
+            step8_ms: t8.median_ms,
+            speedup8: d8 / t8.median_ms,
+            speedup: d1 / t1.median_ms,
+        });
+    }
+    Ok(out)
+}

@@ -18,6 +18,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
+/// Write `rows` to `path` atomically as JSON Lines (one object a line).
+pub fn write_jsonl<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut jl = String::new();
+    for r in rows {
+        jl += &serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?;
+        jl.push('\n');
+    }
+    write_atomic(path, jl.as_bytes())
+}
+
+/// The rows of the JSON Lines file `path` (none if it does not exist);
+/// a bad line is an error naming the file and the line.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::file(path, format!("line {}: bad row: {e}", i + 1)))
+        })
+        .collect()
+}
+
 /// Write to `path` atomically through a writer callback.
 pub fn write_atomic_with(
     path: &Path,

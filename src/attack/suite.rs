@@ -138,15 +138,45 @@ fn checkpoint_path(out: &Path, c: &NoiseConfig) -> PathBuf {
     out.join(noise_file::file_name(c.target, c.limit).replace(".safetensors", ".ckpt.safetensors"))
 }
 
+/// Options of [`train_suite_with`] beyond a [`Suite`].
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// Metadata added to every noise file written (e.g. the pruned model
+    /// an adaptive noise was trained against).
+    pub meta: std::collections::BTreeMap<String, String>,
+    /// Train through the sparse engine: the model's linear layers of at
+    /// most this density run as [`crate::sparse::SparseLinear`] (forward
+    /// and input gradient, no densifying). The noises are still evaluated
+    /// on the model as loaded, so their recorded accuracy is what `parana
+    /// eval` gives.
+    pub sparse: Option<f64>,
+}
+
 /// Train every noise of `s` against its model on `data` (checked with
 /// [`check`] first).
-pub fn train_suite(
+pub fn train_suite(s: &Suite, data: &Dataset, on_event: impl FnMut(Event)) -> Result<SuiteReport> {
+    train_suite_with(s, data, &Extras::default(), on_event)
+}
+
+/// [`train_suite`] with [`Extras`].
+pub fn train_suite_with(
     s: &Suite,
     data: &Dataset,
+    extras: &Extras,
     mut on_event: impl FnMut(Event),
 ) -> Result<SuiteReport> {
     let (mut model, model_sha) = check(s)?;
     check_model_fits(&model, &s.model, data)?;
+    // The model the gradients go through: the loaded one, or a second copy
+    // with its sparse layers on the sparse engine.
+    let mut fast = match extras.sparse {
+        Some(d) => {
+            let mut m = file::load(&s.model)?;
+            m.net = crate::sparse::sparsify(m.net, d);
+            Some(m)
+        }
+        None => None,
+    };
     let _lock = crate::io::lock_dir(&s.out)?;
     let len = model.arch.in_len();
     let mut states = Vec::new();
@@ -167,7 +197,8 @@ pub fn train_suite(
     let mut before = 0;
     let mut noises = Vec::new();
     for chunk in states.chunks_mut(s.group) {
-        universal::train(&mut model, &data.train, chunk, |sts| {
+        let through = fast.as_mut().unwrap_or(&mut model);
+        universal::train(through, &data.train, chunk, |sts| {
             let msg: Vec<String> = sts
                 .iter()
                 .map(|st| format!("{}:{:.2}", st.cfg.target, st.batch_fooling))
@@ -209,6 +240,7 @@ pub fn train_suite(
                 &model_sha,
                 &clean,
                 clean_accuracy,
+                &extras.meta,
             )?);
         }
     }
@@ -221,6 +253,7 @@ pub fn train_suite(
 
 /// Evaluate a trained noise on the test set, write its file and picture,
 /// remove its checkpoint; returns its summary.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     model: &mut Model,
     data: &Dataset,
@@ -229,6 +262,7 @@ fn finish(
     model_sha: &str,
     clean: &robustness::Outputs,
     clean_acc: f64,
+    extra: &std::collections::BTreeMap<String, String>,
 ) -> Result<NoiseSummary> {
     let mut noise = Noise {
         data: st.noise.clone(),
@@ -258,6 +292,7 @@ fn finish(
     m.insert("accuracy".into(), format!("{:.4}", e.accuracy));
     m.insert("clean_accuracy".into(), format!("{clean_acc:.4}"));
     m.insert("parana_version".into(), env!("CARGO_PKG_VERSION").into());
+    m.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     let path = s
         .out
         .join(noise_file::file_name(st.cfg.target, st.cfg.limit));

@@ -33,9 +33,16 @@ pub enum BenchCommand {
         /// Images PGD-20 runs on (the time is scaled to 10,000).
         #[arg(long, default_value_t = 10_000)]
         pgd_images: usize,
-        /// Print JSON (noise_step_ms, noise_step8_ms, pgd20_10k_s).
+        /// Print JSON (noise_step_ms, noise_step8_ms, pgd20_10k_s; with
+        /// --sparsity, one record per sparsity).
         #[arg(long)]
         json: bool,
+        /// Instead: time the noise step through the article MLP pruned at
+        /// these shares of each matrix (e.g. 0,0.9), the pruned ones on the
+        /// sparse engine, and print each one's speed-up over the dense
+        /// network (the adaptive evaluation's noise training).
+        #[arg(long, value_delimiter = ',')]
+        sparsity: Vec<f64>,
     },
     /// Time the sparse engine against the dense path on a pruned network,
     /// per layer and end to end (CNNs decoupled, each matrix pruned by
@@ -137,8 +144,37 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
         }
         BenchCommand::Attack {
             reps,
+            json,
+            sparsity,
+            ..
+        } if !sparsity.is_empty() => {
+            let r = bench::pruned_noise_bench(reps, &sparsity)?;
+            if json {
+                return print_json(&r);
+            }
+            println!("threads: {}", rayon::current_num_threads());
+            println!(
+                "{:>8} {:>7} {:>12} {:>8} {:>14} {:>8}",
+                "pruned", "sparse", "1 noise ms", "speedup", "8 noises ms", "speedup"
+            );
+            for p in &r {
+                println!(
+                    "{:>7.0}% {:>7} {:>12.2} {:>7.2}x {:>14.2} {:>7.2}x",
+                    p.sparsity * 100.0,
+                    p.sparse_layers,
+                    p.step_ms,
+                    p.speedup,
+                    p.step8_ms,
+                    p.speedup8
+                );
+            }
+            Ok(())
+        }
+        BenchCommand::Attack {
+            reps,
             pgd_images,
             json,
+            ..
         } => {
             let r = bench::attack_bench(reps, pgd_images.max(1))?;
             if json {

@@ -2,6 +2,7 @@
 //! library. Each subcommand has its own file; none holds logic the library
 //! should have.
 
+mod adapt;
 mod bench;
 mod best;
 mod compile;
@@ -51,6 +52,8 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Pruning sweeps: accuracy and robustness at every ratio (and `sweep merge`).
     Sweep(sweep::SweepArgs),
+    /// Adaptive evaluation: noises retrained against pruned networks, beside the transferred ones.
+    Adapt(adapt::AdaptArgs),
     /// The best-performance table of a sweep (Markdown and CSV).
     Best(best::BestArgs),
     /// Plot a sweep (SVG and PNG).
@@ -124,6 +127,7 @@ pub fn main() -> i32 {
         Command::Decouple(a) => compile::decouple(a, g),
         Command::Prune(a) => prune::run(a, g),
         Command::Sweep(a) => sweep::run(a, g),
+        Command::Adapt(a) => adapt::run(a, g),
         Command::Best(a) => best::run(a, g),
         Command::Plot(a) => plot::run(a, g),
         Command::Reproduce(a) => reproduce::run(a, g),

@@ -54,6 +54,10 @@ pub struct Experiment {
     /// Per-layer pruning sweeps of every model (`[per-layer]`).
     #[serde(default, rename = "per-layer")]
     pub per_layer: Option<SweepSection>,
+    /// Adaptive evaluation of every model's `[sweep]`: noises retrained
+    /// against the pruned networks (`[adaptive]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveSection>,
     /// Sparse engine benchmarks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse: Option<SparseSpec>,
@@ -274,6 +278,62 @@ fn default_score_data() -> String {
 }
 fn default_score_images() -> usize {
     2000
+}
+
+/// Adaptive evaluation (`[adaptive]`): at each method's best ratio of the
+/// `[sweep]` and/or on a grid of ratios, prune as the sweep does, retrain
+/// every noise of `[noise]` against the pruned network and attack it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSection {
+    /// A grid of ratios for every method, `START:END:STEP` or a list
+    /// (default: none, only the best ratios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratios: Option<String>,
+    /// Add each method's best ratio of the sweep (the report's best table
+    /// at `[report] min_clean`).
+    #[serde(default = "yes")]
+    pub best: bool,
+    /// Methods (default: the sweep's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// Run `[attacks]`' attacks on every point.
+    #[serde(default = "yes")]
+    pub attacks: bool,
+    /// Attack only the first N test images (default: `[attacks] images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+    /// Train the noises through the sparse engine where it is faster (the
+    /// numbers do not depend on it beyond rounding).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub sparse: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl AdaptiveSection {
+    /// The methods: `methods`, else the sweep's.
+    pub fn methods(&self, sweep: &SweepSection) -> Result<Vec<Method>> {
+        match &self.methods {
+            Some(m) => SweepSection {
+                methods: m.clone(),
+                ..sweep.clone()
+            }
+            .methods(),
+            None => sweep.methods(),
+        }
+    }
+
+    /// The grid's ratios (empty without `ratios`).
+    pub fn ratios(&self) -> Result<Vec<Ratio>> {
+        match &self.ratios {
+            Some(r) if r.contains(':') => Ratio::range(r),
+            Some(r) => r.split(',').map(|x| Ratio::parse(x.trim())).collect(),
+            None => Ok(vec![]),
+        }
+    }
 }
 
 /// Sparse engine benchmarks (preset networks pruned by magnitude; CNNs
@@ -614,6 +674,37 @@ impl Experiment {
                         ),
                     ));
                 }
+            }
+        }
+        if let Some(a) = &self.adaptive {
+            let e = |k: &str, msg: String| at.err("adaptive", 0, k, msg);
+            let Some(sweep) = &self.sweep else {
+                return Err(Error::file(
+                    at.path,
+                    "[adaptive] needs a [sweep] section (it prunes as the sweep does)",
+                ));
+            };
+            let methods = a.methods(sweep).map_err(|x| e("methods", x.to_string()))?;
+            a.ratios().map_err(|x| e("ratios", x.to_string()))?;
+            if a.best {
+                let swept = sweep.methods()?;
+                if let Some(m) = methods.iter().find(|m| !swept.contains(m)) {
+                    return Err(e(
+                        "methods",
+                        format!(
+                            "{} is not swept by [sweep], so it has no best ratio",
+                            m.name()
+                        ),
+                    ));
+                }
+            } else if a.ratios.is_none() {
+                return Err(e(
+                    "best",
+                    "is false and no ratios are given: nothing to evaluate".into(),
+                ));
+            }
+            if a.images == Some(0) {
+                return Err(e("images", "must be at least 1".into()));
             }
         }
         if let Some(s) = &self.sparse {

@@ -6,8 +6,10 @@
 //! stages keyed by the hash of their settings and inputs ([`stage`]),
 //! recorded in `RUN/stages.json` ([`cache`]), each run through the library
 //! ([`work`], [`sweep`]) by the runner behind `parana reproduce`
-//! ([`reproduce`](mod@reproduce)).
+//! ([`reproduce`](mod@reproduce)); [`adaptive`]: noises retrained against
+//! pruned networks, beside the transferred ones.
 
+pub mod adaptive;
 pub mod cache;
 pub mod config;
 pub mod locate;

@@ -101,7 +101,7 @@ fn select(stages: &[Stage], status: &[Status], only: Option<&str>) -> Result<Vec
     {
         let ids: Vec<&str> = stages.iter().map(|s| s.id.as_str()).collect();
         return Err(Error::input(format!(
-            "--only {sel}: no such stage (stages: {}; or a kind: train, noise, attacks, sweep, per-layer, sparse, report)",
+            "--only {sel}: no such stage (stages: {}; or a kind: train, noise, attacks, sweep, per-layer, adaptive, sparse, report)",
             ids.join(", ")
         )));
     }

@@ -2,7 +2,7 @@
 //!
 //! [`plan`] turns an [`Experiment`] into stages in run order: per model
 //! `train-M`, `noise-M`, `attacks-M`, `decouple-M` (when a sweep asks for
-//! the decoupled CNN), `sweep-M`, `per-layer-M`; then
+//! the decoupled CNN), `sweep-M`, `per-layer-M`, `adaptive-M`; then
 //! `sparse` and `report`. Each stage's outputs live in `RUN/<id>/` and are
 //! keyed by the SHA-256 of its kind, its settings and the keys of the
 //! stages it depends on, so changing one setting changes the key of that
@@ -31,6 +31,8 @@ pub enum Kind {
     Sweep,
     /// Per-layer pruning sweeps of one model.
     PerLayer,
+    /// Adaptive evaluation of one model's sweep.
+    Adaptive,
     /// Sparse engine benchmarks.
     Sparse,
     /// The report.
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Decouple => "decouple",
             Kind::Sweep => "sweep",
             Kind::PerLayer => "per-layer",
+            Kind::Adaptive => "adaptive",
             Kind::Sparse => "sparse",
             Kind::Report => "report",
         }
@@ -166,12 +169,17 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
                 serde_json::json!({}),
             )
         });
+        let mut sweep = None;
         for (kind, sec) in sections {
             if let (Some(s), Some(noise)) = (&sec, noise) {
                 let model = match decouple {
                     Some(d) if s.decoupled => d,
                     _ => train,
                 };
+                let at = stages.len();
+                if kind == Kind::Sweep {
+                    sweep = Some((at, model));
+                }
                 push(
                     &mut stages,
                     format!("{}-{}", kind.name(), m.name),
@@ -181,6 +189,21 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
                     json(s),
                 );
             }
+        }
+        if let (Some(a), Some((sweep, model)), Some(noise)) = (&exp.adaptive, sweep, noise) {
+            push(
+                &mut stages,
+                format!("adaptive-{}", m.name),
+                Kind::Adaptive,
+                Some(mi),
+                vec![model, noise, sweep],
+                serde_json::json!({
+                    "adaptive": json(a),
+                    "attacks": if a.attacks { json(&inst.attacks(exp)) } else { serde_json::Value::Null },
+                    "min_clean": if a.best { json(&exp.report.min_clean) } else { serde_json::Value::Null },
+                    "min_clean_drop": if a.best { json(&exp.report.min_clean_drop) } else { serde_json::Value::Null },
+                }),
+            );
         }
     }
     if let Some(s) = &exp.sparse {

@@ -219,6 +219,7 @@ pub fn run_stage(
             })
             .map(|_| ())
         }
+        Kind::Adaptive => adaptive(exp, inst, run, &dir, data, progress),
         Kind::Sparse | Kind::Report => unreachable!("handled above"),
     }
 }
@@ -246,4 +247,98 @@ fn sparse(exp: &Experiment, dir: &Path, progress: &mut dyn FnMut(String)) -> Res
         )?);
     }
     write_json(&dir.join("sparse.json"), &all)
+}
+
+/// The `adaptive-M` stage: the points of `[adaptive]` (each method's best
+/// ratio of `sweep-M`, and the grid), run by [`super::adaptive::run`].
+fn adaptive(
+    exp: &Experiment,
+    inst: &super::config::Instance,
+    run: &Path,
+    dir: &Path,
+    data: &Dataset,
+    progress: &mut dyn FnMut(String),
+) -> Result<()> {
+    use super::adaptive::{AdaptiveSpec, Event, Point};
+    let m = &inst.spec;
+    let (Some(a), Some(sw), Some(n)) = (&exp.adaptive, &inst.sweep(exp, false), &inst.noise(exp))
+    else {
+        return Err(Error::Other(
+            "adaptive stage without [adaptive], [sweep] and [noise]".into(),
+        ));
+    };
+    let methods = a.methods(sw)?;
+    let mut points = Vec::new();
+    if a.best {
+        // The best ratios of the report's best table: the same threshold
+        // rule, and random masks averaged into one `random` whose best
+        // ratio every random method of [adaptive] is evaluated at.
+        let sweep = super::sweep::results::Run::load(&run.join(format!("sweep-{}", m.name)))?;
+        let (settings, rows, _) =
+            crate::report::replicates::merge_random(&sweep.file.settings, &sweep.rows);
+        let t = crate::report::best::threshold(&exp.report, &settings, &rows);
+        let table = crate::report::best::table(&settings, &rows, t.value);
+        for b in table.iter().filter(|b| b.method != "none") {
+            let Some(row) = &b.row else { continue };
+            let ratio = Ratio::parse(&row.ratio)?;
+            if b.method == "random" {
+                for &method in methods.iter().filter(|x| x.is_random()) {
+                    points.push(Point::new(method, ratio, "best"));
+                }
+            } else {
+                let method = crate::prune::Method::parse(&b.method)?;
+                if methods.contains(&method) {
+                    points.push(Point::new(method, ratio, "best"));
+                }
+            }
+        }
+    }
+    for r in a.ratios()? {
+        for &method in &methods {
+            points.push(Point::new(method, r, "grid"));
+        }
+    }
+    let attacks = match (&inst.attacks(exp), a.attacks) {
+        (Some(at), true) => at.attacks()?,
+        _ => vec![],
+    };
+    let spec = AdaptiveSpec {
+        model: if sw.decoupled {
+            decoupled_file(run, &m.name)
+        } else {
+            model_file(run, &m.name)
+        },
+        noise: vec![noise_dir(run, &m.name)],
+        points,
+        layers: sw.layers.clone(),
+        scope: Scope::parse(&sw.scope)?,
+        offset: Ratio::parse(&sw.offset)?,
+        score_data: sw.score_data.clone(),
+        score_images: sw.score_images,
+        seed: sw.seed,
+        attacks,
+        attack_images: a.images.or(inst.attacks(exp).and_then(|x| x.images)),
+        group: n.group,
+        sparse: a.sparse,
+        out: dir.to_path_buf(),
+    };
+    let mut point = String::new();
+    super::adaptive::run(&spec, data, |e| match e {
+        Event::Point { index, total, name } => {
+            point = format!("{index}/{total} {name}");
+            progress(point.clone());
+        }
+        Event::Noise(suite::Event::Step { done, total, msg }) => {
+            if done % 20 == 0 || done == total {
+                progress(format!("{point}: noise step {done}/{total} fooling {msg}"));
+            }
+        }
+        Event::Noise(_) => {}
+        Event::Attack(at) => progress(format!("{point}: {at}")),
+        Event::Row(r) => progress(format!(
+            "{point}: clean {:.4} transfer {:.4} adaptive {:.4}",
+            r.clean, r.transfer_mean, r.adaptive_mean
+        )),
+    })
+    .map(|_| ())
 }

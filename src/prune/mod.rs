@@ -94,6 +94,11 @@ impl Method {
         })
     }
 
+    /// Whether this is a random mask (`random`, `random:K`).
+    pub fn is_random(self) -> bool {
+        matches!(self, Method::Random(_))
+    }
+
     /// Whether the method needs input statistics.
     pub fn needs_inputs(self) -> bool {
         !matches!(

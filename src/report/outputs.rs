@@ -7,6 +7,7 @@ use crate::attack::suite::SuiteReport;
 use crate::error::Result;
 use crate::experiment::sweep::results::Run;
 use crate::experiment::work::{self, AttacksRecord, TrainRecord};
+use crate::report::replicates::AdaptivePoint;
 use std::path::{Path, PathBuf};
 
 /// What one model's stages left in the run.
@@ -19,7 +20,7 @@ pub(super) struct ModelOutputs {
     pub sweep: Option<Run>,
     pub per_layer: Option<Run>,
     /// Its adaptive evaluation (the `adaptive-M` stage), empty without one.
-    pub adaptive: Vec<super::replicates::AdaptivePoint>,
+    pub adaptive: Vec<AdaptivePoint>,
 }
 
 pub(super) fn opt_json<T: for<'de> serde::Deserialize<'de>>(p: &Path) -> Result<Option<T>> {
@@ -54,6 +55,59 @@ pub(super) fn load_model_outputs(run: &Path, name: &str) -> Result<ModelOutputs>
         attacks: opt_json(&run.join(format!("attacks-{name}")).join("attacks.json"))?,
         sweep: opt_run(&run.join(format!("sweep-{name}")))?,
         per_layer: opt_run(&run.join(format!("per-layer-{name}")))?,
-        adaptive: Vec::new(),
+        adaptive: adaptive_points(&run.join(format!("adaptive-{name}")))?,
     })
+}
+
+/// The points of an `adaptive-M` folder, random masks averaged into one
+/// `random` point per ratio (as sweeps' random rows are in the report).
+fn adaptive_points(dir: &Path) -> Result<Vec<AdaptivePoint>> {
+    if !dir.join("adaptive.json").exists() {
+        return Ok(Vec::new());
+    }
+    let f = crate::experiment::adaptive::load(dir)?;
+    let mut out: Vec<(AdaptivePoint, usize)> = Vec::new();
+    for r in &f.rows {
+        let method = if r.method.starts_with("random") {
+            "random".to_string()
+        } else {
+            r.method.clone()
+        };
+        match out
+            .iter_mut()
+            .find(|(p, _)| p.method == method && p.ratio == r.ratio)
+        {
+            Some((p, k)) => {
+                // Running sums, divided below.
+                p.clean += r.clean;
+                for (a, b) in p.transfer.iter_mut().zip(&r.transfer) {
+                    *a += b;
+                }
+                for (a, b) in p.adaptive.iter_mut().zip(&r.adaptive) {
+                    *a += b;
+                }
+                *k += 1;
+            }
+            None => out.push((
+                AdaptivePoint {
+                    method,
+                    ratio: r.ratio.clone(),
+                    clean: r.clean,
+                    transfer: r.transfer.clone(),
+                    adaptive: r.adaptive.clone(),
+                },
+                1,
+            )),
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(mut p, k)| {
+            let k = k as f64;
+            p.clean /= k;
+            p.transfer.iter_mut().for_each(|v| *v /= k);
+            p.adaptive.iter_mut().for_each(|v| *v /= k);
+            p
+        })
+        .collect())
 }

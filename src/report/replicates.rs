@@ -52,6 +52,21 @@ pub struct AdaptivePoint {
     pub adaptive: Vec<f64>,
 }
 
+impl AdaptivePoint {
+    /// Per noise, the lower of the two accuracies: the stronger attack.
+    pub fn worst(&self) -> Vec<f64> {
+        self.transfer
+            .iter()
+            .zip(&self.adaptive)
+            .map(|(a, b)| a.min(*b))
+            .collect()
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
 /// The replicates of one `[[model]]` on one dataset.
 #[derive(Clone, Debug)]
 pub struct Group {
@@ -243,6 +258,92 @@ impl Group {
             })
             .collect()
     }
+}
+
+impl Group {
+    /// Whether any replicate has adaptive points.
+    pub fn has_adaptive(&self) -> bool {
+        self.replicates.iter().any(|r| !r.adaptive.is_empty())
+    }
+
+    /// Per replicate, the adaptive point at `method`'s best ratio (the
+    /// unpruned point for `none`).
+    pub fn adaptive_at_best(&self, method: &str) -> Vec<Option<AdaptivePoint>> {
+        self.replicates
+            .iter()
+            .zip(self.best_pairs(method))
+            .map(|(r, (_, b))| {
+                let ratio = if method == "none" {
+                    "0".to_string()
+                } else {
+                    b?.ratio
+                };
+                r.adaptive
+                    .iter()
+                    .find(|p| p.method == method && p.ratio == ratio)
+                    .cloned()
+            })
+            .collect()
+    }
+}
+
+/// The best table with transferred and adaptive noise side by side: per
+/// method at its best ratio, per noise the mean accuracy under the
+/// transferred and the retrained noise (`T / A`), then the mean over the
+/// noises of each and of the per-noise worst, with 95% intervals.
+pub fn transfer_adaptive_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec![
+        "method".to_string(),
+        "pruned".into(),
+        "seeds".into(),
+        "clean".into(),
+    ];
+    header.extend(g.noise_names().iter().map(|n| format!("{n} T / A")));
+    header.extend([
+        "mean transfer".to_string(),
+        "mean adaptive".into(),
+        "mean worst".into(),
+    ]);
+    let k = g.noise_names().len();
+    let mut rows = Vec::new();
+    for m in std::iter::once("none".to_string()).chain(g.methods()) {
+        let pts: Vec<AdaptivePoint> = g.adaptive_at_best(&m).into_iter().flatten().collect();
+        let mut v = vec![m.clone()];
+        if pts.is_empty() {
+            v.push("-".into());
+            v.push(format!("0/{}", g.replicates.len()));
+            v.extend(std::iter::repeat_n("-".to_string(), k + 4));
+            rows.push(v);
+            continue;
+        }
+        let ratio = summarize(
+            &pts.iter()
+                .map(|p| crate::prune::Ratio::parse(&p.ratio).map_or(f64::NAN, |r| r.value()))
+                .collect::<Vec<_>>(),
+        );
+        v.push(if ratio.min == ratio.max {
+            format!("{:.0}%", ratio.mean * 100.0)
+        } else {
+            format!(
+                "{:.0}% ({:.0}-{:.0}%)",
+                ratio.mean * 100.0,
+                ratio.min * 100.0,
+                ratio.max * 100.0
+            )
+        });
+        v.push(format!("{}/{}", pts.len(), g.replicates.len()));
+        v.push(summarize(&pts.iter().map(|p| p.clean).collect::<Vec<_>>()).f4());
+        for j in 0..k {
+            let t = mean(&pts.iter().map(|p| p.transfer[j]).collect::<Vec<_>>());
+            let a = mean(&pts.iter().map(|p| p.adaptive[j]).collect::<Vec<_>>());
+            v.push(format!("{t:.3} / {a:.3}"));
+        }
+        v.push(summarize(&pts.iter().map(|p| mean(&p.transfer)).collect::<Vec<_>>()).f4());
+        v.push(summarize(&pts.iter().map(|p| mean(&p.adaptive)).collect::<Vec<_>>()).f4());
+        v.push(summarize(&pts.iter().map(|p| mean(&p.worst())).collect::<Vec<_>>()).f4());
+        rows.push(v);
+    }
+    (header, rows)
 }
 
 /// The best table over the replicates: header and rows of text (cells

@@ -61,6 +61,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     heads(&mut d, &c)?;
     best_tables(&mut d, &c)?;
     evidence::replicate_tables(&mut d, &groups)?;
+    evidence::transfer_adaptive(&mut d, &groups);
     evidence::datasets(&mut d, &exp, &groups);
     attacks(&mut d, &c)?;
     sparse(&mut d, &c)?;

@@ -117,6 +117,43 @@ impl Csr {
         }
     }
 
+    /// The transposed matrix (`[cols, rows]`, the same stored entries).
+    ///
+    /// ```
+    /// use parana::sparse::Csr;
+    /// let w = [0.0, 2.0, 0.0, 1.0, 0.0, 3.0]; // [2, 3]
+    /// let t = Csr::from_dense(&w, 2, 3).transpose();
+    /// assert_eq!(t.to_dense(), [0.0, 1.0, 2.0, 0.0, 0.0, 3.0]); // [3, 2]
+    /// ```
+    pub fn transpose(&self) -> Csr {
+        let mut ptr = vec![0usize; self.cols + 1];
+        for &c in &self.idx {
+            ptr[c as usize + 1] += 1;
+        }
+        for c in 0..self.cols {
+            ptr[c + 1] += ptr[c];
+        }
+        let mut next = ptr.clone();
+        let mut idx = vec![0u32; self.idx.len()];
+        let mut val = vec![0.0f32; self.val.len()];
+        // Rows in order, so each transposed row's indices come out sorted.
+        for r in 0..self.rows {
+            for j in self.ptr[r]..self.ptr[r + 1] {
+                let c = self.idx[j] as usize;
+                idx[next[c]] = r as u32;
+                val[next[c]] = self.val[j];
+                next[c] += 1;
+            }
+        }
+        Csr {
+            rows: self.cols,
+            cols: self.rows,
+            ptr,
+            idx,
+            val,
+        }
+    }
+
     /// The dense row-major `[rows, cols]` matrix.
     pub fn to_dense(&self) -> Vec<f32> {
         let mut w = vec![0.0; self.rows * self.cols];

@@ -2,8 +2,11 @@
 //! sparse ([`Csr`]), optionally with the following ReLU fused in.
 //!
 //! It is an inference layer: `backward` computes the input gradient (so
-//! adversarial attacks run on sparse models) but no weight gradients, and it
-//! exposes no trainable parameters.
+//! adversarial attacks and universal noise train through sparse models)
+//! but no weight gradients, and it exposes no trainable parameters. At
+//! panel-sized batches the input gradient `dX = (dY ⊙ relu'(Y)) · W` runs
+//! as the forward kernel of `Wᵀ` (built once, on the first backward), in
+//! the same panel layouts as the forward pass.
 
 use super::csr::Csr;
 use super::kernel::{self, Layout, Scratch, Tiles};
@@ -17,6 +20,11 @@ pub struct SparseLinear {
     relu: bool,
     layout: Layout,
     scratch: Scratch,
+    /// `Wᵀ`, its tiles and zero biases, for the input gradient.
+    back: Option<(Csr, Tiles, Vec<f32>)>,
+    /// Scratch of the backward product: the masked output gradient.
+    g: Vec<f32>,
+    back_scratch: Scratch,
 }
 
 impl SparseLinear {
@@ -30,6 +38,9 @@ impl SparseLinear {
             relu,
             layout: Layout::default(),
             scratch: Scratch::default(),
+            back: None,
+            g: Vec::new(),
+            back_scratch: Scratch::default(),
         }
     }
 
@@ -57,6 +68,7 @@ impl SparseLinear {
     pub(crate) fn set_values(&mut self, val: &[f32], bias: &[f32]) {
         self.w.val_mut().copy_from_slice(val);
         self.bias.copy_from_slice(bias);
+        self.back = None;
     }
 
     /// Whether ReLU is applied to the outputs.
@@ -99,28 +111,39 @@ impl Layer for SparseLinear {
     ) {
         let Some(dx) = dx else { return };
         let (o, i) = (self.w.rows(), self.w.cols());
-        if !kernel::uses_panels(batch) || self.layout == Layout::default() {
+        if !kernel::uses_panels(batch) {
+            // Small batches never use panels: one scatter per sample.
             return kernel::backward_input(&self.w, self.relu, y, dy, dx, batch);
         }
-        // Panel layout at either end: through row-major copies.
-        let rows = |v: &[f32], len, p| {
-            if p {
-                kernel::panels_to_rows(&v[..batch * len], len, batch)
-            } else {
-                v[..batch * len].to_vec()
-            }
-        };
-        let (y, dy) = (
-            rows(y, o, self.layout.out_panels),
-            rows(dy, o, self.layout.out_panels),
+        // dY through the ReLU (y and dy share the output's layout, so this
+        // is elementwise in either), then the forward kernel of Wᵀ from the
+        // output's layout to the input's.
+        self.g.clear();
+        self.g.extend(
+            dy[..batch * o]
+                .iter()
+                .zip(&y[..batch * o])
+                .map(|(&d, &v)| if self.relu && v <= 0.0 { 0.0 } else { d }),
         );
-        if self.layout.in_panels {
-            let mut d = vec![0.0; batch * i];
-            kernel::backward_input(&self.w, self.relu, &y, &dy, &mut d, batch);
-            kernel::rows_to_panels(&d, i, batch, dx);
-        } else {
-            kernel::backward_input(&self.w, self.relu, &y, &dy, dx, batch);
-        }
+        let (wt, tiles, zero) = self.back.get_or_insert_with(|| {
+            let wt = self.w.transpose();
+            let tiles = Tiles::new(&wt);
+            (wt, tiles, vec![0.0; i])
+        });
+        kernel::forward(
+            wt,
+            tiles,
+            zero,
+            false,
+            &self.g,
+            dx,
+            batch,
+            &mut self.back_scratch,
+            Layout {
+                in_panels: self.layout.out_panels,
+                out_panels: self.layout.in_panels,
+            },
+        );
     }
     fn describe(&self) -> String {
         format!(

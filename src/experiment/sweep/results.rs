@@ -87,20 +87,7 @@ fn read_json(dir: &Path) -> Result<SweepFile> {
 }
 
 fn read_rows(dir: &Path) -> Result<Vec<Row>> {
-    let p = dir.join("results.jsonl");
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&p, e)),
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::file(&p, format!("line {}: bad row: {e}", i + 1)))
-        })
-        .collect()
+    crate::io::read_jsonl(&dir.join("results.jsonl"))
 }
 
 /// The first setting in which `a` and `b` differ, for error messages.
@@ -202,12 +189,7 @@ impl Run {
 
     /// Rewrite `results.jsonl` and `results.csv`.
     pub fn write_rows(&self) -> Result<()> {
-        let mut jl = String::new();
-        for r in &self.rows {
-            jl += &serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?;
-            jl.push('\n');
-        }
-        crate::io::write_atomic(&self.dir.join("results.jsonl"), jl.as_bytes())?;
+        crate::io::write_jsonl(&self.dir.join("results.jsonl"), &self.rows)?;
         crate::io::write_atomic(
             &self.dir.join("results.csv"),
             csv(&self.file.settings, &self.rows).as_bytes(),

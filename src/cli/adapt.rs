@@ -1,0 +1,149 @@
+//! `parana adapt`: adaptive evaluation of pruned networks (see
+//! `parana::experiment::adaptive`).
+
+use super::prune::PruneOpts;
+use super::{DataOpts, Global, print_json, progress};
+use crate::attack::Attack;
+use crate::attack::suite;
+use crate::error::{Error, Result};
+use crate::experiment::adaptive::{self, AdaptiveSpec, Event, Point};
+use crate::prune::Method;
+use std::path::PathBuf;
+
+/// Prune at chosen ratios, retrain every noise against each pruned network
+/// and compare accuracy under it with accuracy under the transferred noise.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  parana adapt --model lq.safetensors --noise noise/ --methods act,abs --ratios 0.5,0.8,0.86 --out adapt/
+  parana adapt --model lq.safetensors --noise noise/ --methods act --ratios 0.86 --attack fgsm:0.1,pgd:0.1 --images 1000 --out adapt/
+Interrupted? Run the same command again: finished points are kept, noise training resumes.")]
+pub struct AdaptArgs {
+    /// The unpruned model file (the noises were trained against it).
+    #[arg(long)]
+    model: PathBuf,
+    /// The transferred noise files or folders of noise-*.safetensors files;
+    /// each is retrained with its own recipe (from its metadata).
+    #[arg(long, required = true, num_args = 1..)]
+    noise: Vec<PathBuf>,
+    /// Methods: abs, act, wanda, combined (comma-separated).
+    #[arg(long, default_value = "act")]
+    methods: String,
+    /// Ratios of every method: a list like 0.5,0.8,0.86 or START:END:STEP.
+    #[arg(long)]
+    ratios: String,
+    /// Per-example attacks on every point, e.g. fgsm:0.1,pgd:0.1.
+    #[arg(long)]
+    attack: Option<String>,
+    /// PGD steps.
+    #[arg(long, default_value_t = 20)]
+    pgd_steps: usize,
+    /// PGD random restarts.
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
+    /// Seed of PGD's random starts.
+    #[arg(long, default_value_t = 1)]
+    attack_seed: u64,
+    /// Attack only the first N test images (noises are evaluated on all).
+    #[arg(long)]
+    images: Option<usize>,
+    /// Noises trained together in one stacked batch.
+    #[arg(long, default_value_t = 8)]
+    group: usize,
+    /// Train the noises through the dense layers only (no sparse engine).
+    #[arg(long)]
+    dense: bool,
+    #[command(flatten)]
+    opts: PruneOpts,
+    #[command(flatten)]
+    data: DataOpts,
+    /// Run folder (adaptive.json, adaptive.jsonl, adaptive.csv, one folder per point).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(a: AdaptArgs, g: Global) -> Result<()> {
+    // Everything a user can get wrong is checked before any work.
+    let ratios = super::sweep::parse_ratios(&a.ratios)?;
+    let mut points = Vec::new();
+    for m in a.methods.split(',') {
+        let m = Method::parse(m.trim())?;
+        for r in &ratios {
+            points.push(Point::new(m, *r, "given"));
+        }
+    }
+    let ps = a.opts.parse()?;
+    let attacks = match &a.attack {
+        Some(s) => Attack::parse_list(s, None, a.pgd_steps, None, a.restarts, None, a.attack_seed)?,
+        None => vec![],
+    };
+    if a.images == Some(0) {
+        return Err(Error::input("--images must be at least 1"));
+    }
+    let spec = AdaptiveSpec {
+        model: a.model.clone(),
+        noise: a.noise.clone(),
+        points,
+        layers: ps.layers,
+        scope: ps.scope,
+        offset: ps.offset,
+        score_data: a.opts.score_data.clone(),
+        score_images: a.opts.score_images,
+        seed: a.opts.seed,
+        attacks,
+        attack_images: a.images,
+        group: a.group,
+        sparse: !a.dense,
+        out: a.out.clone(),
+    };
+    let data = a.data.load(None)?;
+    let pb = progress(
+        0,
+        g.quiet,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} {prefix} {msg} (eta {eta})",
+    );
+    let o = adaptive::run(&spec, &data, |e| match e {
+        Event::Point { index, total, name } => {
+            pb.set_prefix(format!("point {index}/{total} {name}"));
+            pb.set_message("");
+        }
+        Event::Noise(suite::Event::Step { done, total, msg }) => {
+            pb.set_length(total);
+            pb.set_position(done);
+            pb.set_message(format!("fooling {msg}"));
+        }
+        Event::Noise(suite::Event::Start { .. }) => {}
+        Event::Attack(name) => pb.set_message(name),
+        Event::Row(r) => {
+            if !g.quiet && !a.json {
+                pb.suspend(|| {
+                    println!(
+                        "{} {}: clean {:.4}, mean accuracy under transferred noise {:.4}, \
+                         under adaptive noise {:.4}",
+                        r.method, r.ratio, r.clean, r.transfer_mean, r.adaptive_mean
+                    )
+                });
+            }
+        }
+    })?;
+    pb.finish_and_clear();
+    if a.json {
+        print_json(&serde_json::json!({
+            "run": a.out,
+            "rows": o.rows,
+            "new_rows": o.new_rows,
+            "seconds": o.seconds,
+        }))
+    } else {
+        println!(
+            "{}: {} new points in {:.1}s ({} recorded)",
+            a.out.display(),
+            o.new_rows,
+            o.seconds,
+            o.rows
+        );
+        Ok(())
+    }
+}
