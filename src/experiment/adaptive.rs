@@ -384,7 +384,7 @@ fn save_all(dir: &Path, f: &AdaptiveFile) -> Result<()> {
 /// The pruning metadata `parana prune` writes, for `spec` at `p`.
 fn pruning_meta(spec: &AdaptiveSpec, p: &Point, from_sha: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    m.insert("pruning_method".into(), p.method_name().into());
+    m.insert("pruning_method".into(), p.method_name());
     m.insert("pruning_ratio".into(), p.ratio.to_string());
     m.insert("pruning_scope".into(), spec.scope.name().into());
     m.insert("pruning_offset".into(), spec.offset.to_string());
@@ -585,7 +585,7 @@ pub fn run(
                 let (transfer, transfer_fooled) = under(&mut model, data, &noises, &clean);
                 let attacks = attack(&mut model, data, spec, &mut on_event);
                 AdaptiveRow {
-                    method: p.method_name().into(),
+                    method: p.method_name(),
                     ratio: p.ratio.to_string(),
                     reason: p.reason.clone(),
                     clean: robustness::accuracy(&clean.pred, &data.test.labels),
@@ -744,7 +744,7 @@ fn point(
             format!("{}/model.safetensors", p.name()),
         );
         meta.insert("pruned_model_sha256".into(), pruned_sha.clone());
-        meta.insert("pruning_method".into(), p.method_name().into());
+        meta.insert("pruning_method".into(), p.method_name());
         meta.insert("pruning_ratio".into(), p.ratio.to_string());
         meta.insert("transferred_from_sha256".into(), model_sha.into());
         let extras = Extras {
@@ -775,7 +775,7 @@ fn point(
     let (adaptive, adaptive_fooled) = under(&mut pruned, data, &adaptive_noises, &clean);
     let attacks = attack(&mut pruned, data, spec, on_event);
     Ok(AdaptiveRow {
-        method: p.method_name().into(),
+        method: p.method_name(),
         ratio: p.ratio.to_string(),
         reason: p.reason.clone(),
         clean: robustness::accuracy(&clean.pred, &data.test.labels),
