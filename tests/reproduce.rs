@@ -550,6 +550,72 @@ article_table = false
     browser_check(&run.join("report.html"));
 }
 
+#[test]
+fn the_quick_robustness_study_runs_every_evidence_stage() {
+    if !fashion_installed() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Fashion-MNIST is not installed: scripts/test.sh should have installed it"
+        );
+        eprintln!(
+            "SKIPPED experiments/robustness-quick.toml: Fashion-MNIST not in /usr/share/datasets (Debian: apt-get install dataset-fashion-mnist)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exp = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/robustness-quick.toml");
+    let run = dir.path().join("run");
+    let o = reproduce(&exp, &run, &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 cached"), "{out}");
+    // Every kind of stage ran, for both datasets and both seeds.
+    for id in [
+        "train-lq-mnist-s1",
+        "noise-sce-fashion-mnist-s2",
+        "attacks-lq-fashion-mnist-s1",
+        "sweep-sce-mnist-s2",
+        "per-layer-lq-mnist-s2",
+        "adaptive-sce-fashion-mnist-s1",
+    ] {
+        assert!(run.join(id).is_dir(), "{id}");
+    }
+    // The selection was recorded; the adaptive stage wrote its rows.
+    let t = std::fs::read_to_string(run.join("train-lq-mnist-s1/train.json")).unwrap();
+    assert!(t.contains("selected_step"), "{t}");
+    let a: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("adaptive-lq-mnist-s1/adaptive.json")).unwrap(),
+    )
+    .unwrap();
+    let methods: Vec<&str> = a["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    for m in ["none", "abs", "act", "combined", "random:1"] {
+        assert!(methods.contains(&m), "{m} in {methods:?}");
+    }
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    for want in [
+        "## Findings",
+        "Against noises retrained on the pruned network (act",
+        "Random pruning at the same ratios (mean of 2 masks)",
+        "Pruning input pixels alone (act-inputs)",
+        "Pruning one layer alone with act",
+        "## Transferred and adaptive noise",
+        "| random |",
+        "## Over seeds: means and 95% confidence intervals",
+        "## Datasets compared",
+    ] {
+        assert!(md.contains(want), "report.md lacks {want:?}");
+    }
+    browser_check(&run.join("report.html"));
+    // A second run finds every stage done.
+    let o = reproduce(&exp, &run, &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(": 0 stage(s) run"), "{out}");
+}
+
 /// A headless Chromium, if one is installed.
 fn browser() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {

@@ -178,10 +178,7 @@ pub fn group(g: &Group) -> Vec<String> {
             .zip(&pairs)
             .filter_map(|(r, (z, b))| {
                 let (z, b) = (z.as_ref()?, b.as_ref()?);
-                let p = r
-                    .adaptive
-                    .iter()
-                    .find(|p| &p.method == m && p.ratio == b.ratio)?;
+                let p = r.adaptive_point(m, &b.ratio)?;
                 Some((p.clone(), z.noisy.clone()))
             })
             .collect();

@@ -15,6 +15,17 @@ use crate::experiment::sweep::{Row, Settings};
 /// A lift of at least this much (10 points) counts as a raise.
 pub const LIFT: f64 = 0.10;
 
+impl Replicate {
+    /// The adaptive point of `method` at `ratio`; at ratio 0 every method
+    /// is the unpruned model, whose point is `none`'s.
+    pub fn adaptive_point(&self, method: &str, ratio: &str) -> Option<&AdaptivePoint> {
+        let method = if ratio == "0" { "none" } else { method };
+        self.adaptive
+            .iter()
+            .find(|p| p.method == method && (p.ratio == ratio || method == "none"))
+    }
+}
+
 /// One replicate of a model: its sweep (random masks merged) and threshold.
 #[derive(Clone, Debug)]
 pub struct Replicate {
@@ -278,10 +289,7 @@ impl Group {
                 } else {
                     b?.ratio
                 };
-                r.adaptive
-                    .iter()
-                    .find(|p| p.method == method && p.ratio == ratio)
-                    .cloned()
+                r.adaptive_point(method, &ratio).cloned()
             })
             .collect()
     }
@@ -310,10 +318,7 @@ pub fn transfer_adaptive_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
         let pts: Vec<AdaptivePoint> = g.adaptive_at_best(&m).into_iter().flatten().collect();
         let mut v = vec![m.clone()];
         if pts.is_empty() {
-            v.push("-".into());
-            v.push(format!("0/{}", g.replicates.len()));
-            v.extend(std::iter::repeat_n("-".to_string(), k + 4));
-            rows.push(v);
+            // Not evaluated adaptively (left out of [adaptive] methods).
             continue;
         }
         let ratio = summarize(
