@@ -3,7 +3,7 @@
 //! against % pruned, each with its 95% confidence band over the seeds, and
 //! a last panel comparing the methods' mean noisy accuracy with bands.
 
-use super::plot::{DrawResult, FAMILY, Figure, color, svg_of};
+use super::plot::{DrawResult, Figure, color, labelled_line, legend, pct_axes, svg_of};
 use super::replicates::{Group, bands};
 use super::stats::Summary;
 use crate::error::Result;
@@ -23,21 +23,7 @@ fn panel<DB: DrawingBackend>(
     lines: Vec<Band>,
     y_desc: &str,
 ) -> DrawResult<DB::ErrorType> {
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FAMILY, 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .build_cartesian_2d(0f64..100f64, 0f64..1f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("% pruned")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_desc(y_desc)
-        .label_style((FAMILY, 12))
-        .axis_desc_style((FAMILY, 13))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = pct_axes(area, title, y_desc)?;
     for (label, c, pts) in lines {
         // The band: the interval's upper edge forwards, lower backwards.
         let edge = |upper: bool| -> Vec<(f64, f64)> {
@@ -53,22 +39,9 @@ fn panel<DB: DrawingBackend>(
         if poly.len() > 2 {
             chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?;
         }
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|(x, s)| (*x, s.mean)),
-                c.stroke_width(2),
-            ))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        labelled_line(&mut chart, label, c, pts.iter().map(|(x, s)| (*x, s.mean)))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .label_font((FAMILY, 10))
-        .draw()?;
-    Ok(())
+    legend(&mut chart)
 }
 
 impl Figure for BandFigure<'_> {

@@ -98,12 +98,19 @@ impl Figure for SweepFigure<'_> {
     }
 }
 
-fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+/// A panel's chart: x % pruned (0-100), y accuracy (0-1).
+pub(crate) type PctChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A panel's axes, captioned `title`: x % pruned, y `y_desc` in [0, 1].
+pub(crate) fn pct_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
     title: &str,
-    lines: Vec<Line>,
     y_desc: &str,
-) -> DrawResult<DB::ErrorType> {
+) -> std::result::Result<PctChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FAMILY, 18))
         .margin(10)
@@ -119,20 +126,47 @@ fn panel<DB: DrawingBackend>(
         .axis_desc_style((FAMILY, 13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    for (label, c, pts) in lines {
-        chart
-            .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
-    }
+    Ok(chart)
+}
+
+/// Draw a line `pts` labelled `label` in the legend.
+pub(crate) fn labelled_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut PctChart<'a, DB>,
+    label: String,
+    c: RGBAColor,
+    pts: impl IntoIterator<Item = (f64, f64)>,
+) -> DrawResult<DB::ErrorType> {
+    chart
+        .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    Ok(())
+}
+
+/// The legend, lower left.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut PctChart<'a, DB>,
+) -> DrawResult<DB::ErrorType> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
         .label_font((FAMILY, 10))
-        .draw()?;
-    Ok(())
+        .draw()
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    lines: Vec<Line>,
+    y_desc: &str,
+) -> DrawResult<DB::ErrorType> {
+    let mut chart = pct_axes(area, title, y_desc)?;
+    for (label, c, pts) in lines {
+        labelled_line(&mut chart, label, c, pts)?;
+    }
+    legend(&mut chart)
 }
 
 /// Draw the whole figure on `root`.
