@@ -63,7 +63,10 @@ impl ApgdConfig {
     /// Check the settings.
     pub fn validate(&self) -> Result<()> {
         if !(self.eps > 0.0 && self.eps <= 1.0) {
-            return Err(Error::input(format!("APGD eps {} outside (0, 1]", self.eps)));
+            return Err(Error::input(format!(
+                "APGD eps {} outside (0, 1]",
+                self.eps
+            )));
         }
         if self.steps == 0 || self.steps > 1 << 20 {
             return Err(Error::input(format!(
@@ -145,8 +148,8 @@ impl Run {
     fn retain(&mut self, keep: &[bool]) {
         let len = self.len;
         let mut w = 0;
-        for r in 0..keep.len() {
-            if !keep[r] {
+        for (r, &k) in keep.iter().enumerate() {
+            if !k {
                 continue;
             }
             if w != r {
@@ -254,7 +257,11 @@ fn single_run(
         let mut rng = start_rng(cfg.seed, rank, restart, first + base + i);
         let t: Vec<f32> = (0..len).map(|_| rng.uniform_f32() * 2.0 - 1.0).collect();
         let m = t.iter().fold(0.0f32, |a, &b| a.max(b.abs())) + 1e-12;
-        x.extend(row.iter().zip(&t).map(|(&v, &u)| (v + eps * u / m).clamp(0.0, 1.0)));
+        x.extend(
+            row.iter()
+                .zip(&t)
+                .map(|(&v, &u)| (v + eps * u / m).clamp(0.0, 1.0)),
+        );
     }
     let mut run = Run {
         len,
@@ -305,12 +312,16 @@ fn single_run(
         for s in 0..run.img.len() {
             let step = run.step[s];
             let r = s * len..(s + 1) * len;
-            for j in r {
-                let (v, v_old, x0) = (run.x[j], run.x_old[j], run.x0[j]);
-                let z = project(v + step * super::sign(run.grad[j]), x0, eps);
-                let nv = project(v + a * (z - v) + (1.0 - a) * (v - v_old), x0, eps);
-                run.x_old[j] = v;
-                run.x[j] = nv;
+            for (((xv, xo), &x0), &g) in run.x[r.clone()]
+                .iter_mut()
+                .zip(&mut run.x_old[r.clone()])
+                .zip(&run.x0[r.clone()])
+                .zip(&run.grad[r])
+            {
+                let v = *xv;
+                let z = project(v + step * super::sign(g), x0, eps);
+                *xv = project(v + a * (z - v) + (1.0 - a) * (v - *xo), x0, eps);
+                *xo = v;
             }
         }
         loss_gradient(
@@ -323,15 +334,17 @@ fn single_run(
             &mut pred,
             &mut run.grad,
         );
-        for s in 0..run.img.len() {
-            if loss[s] > run.loss_best[s] {
-                run.loss_best[s] = loss[s];
+        // Judge the points just evaluated before a halving moves them.
+        let keep = record(out, base, &run, &pred);
+        for (s, &l) in loss.iter().enumerate().take(run.img.len()) {
+            if l > run.loss_best[s] {
+                run.loss_best[s] = l;
                 let r = s * len..(s + 1) * len;
                 run.x_best[r.clone()].copy_from_slice(&run.x[r.clone()]);
                 run.grad_best[r.clone()].copy_from_slice(&run.grad[r]);
             }
-            run.increases[s] += (loss[s] > run.loss_prev[s]) as usize;
-            run.loss_prev[s] = loss[s];
+            run.increases[s] += (l > run.loss_prev[s]) as usize;
+            run.loss_prev[s] = l;
         }
         since += 1;
         if since == interval {
@@ -352,7 +365,6 @@ fn single_run(
             interval = interval.saturating_sub(shrink).max(min_interval);
             since = 0;
         }
-        let keep = record(out, base, &run, &pred);
         if keep.iter().any(|&k| !k) {
             run.retain(&keep);
         }

@@ -133,7 +133,11 @@ pub fn autoattack(
     }
     let mut out = Outcome {
         adv: x[..n * len].to_vec(),
-        fooled: pred.iter().zip(labels).map(|(&p, &y)| p != y as usize).collect(),
+        fooled: pred
+            .iter()
+            .zip(labels)
+            .map(|(&p, &y)| p != y as usize)
+            .collect(),
         pred,
     };
     let mut stages = Vec::new();
@@ -165,7 +169,11 @@ pub fn autoattack(
             attack: name.into(),
             attacked: idx.len(),
             broken,
-            robust_accuracy: if n == 0 { 0.0 } else { robust as f64 / n as f64 },
+            robust_accuracy: if n == 0 {
+                0.0
+            } else {
+                robust as f64 / n as f64
+            },
             seconds: t0.elapsed().as_secs_f64(),
         });
     }

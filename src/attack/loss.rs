@@ -4,8 +4,8 @@
 //!
 //! Every loss here is one an attacker *raises*: CE of the true label,
 //! `DLR = -(z_y - max_{i!=y} z_i) / (z_pi1 - z_pi3 + 1e-12)` and targeted
-//! `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12)` (`z_pi1 >= z_pi2
-//! >= ...` the sorted outputs), as in the AutoAttack code. DLR does not
+//! `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12)` (with
+//! `z_pi1 >= z_pi2 >= ...` the sorted outputs), as in the AutoAttack code. DLR does not
 //! change when the outputs are scaled by `c > 0` or shifted, so it is not
 //! fooled by a model whose softmax saturates.
 
@@ -38,10 +38,9 @@ fn top4(z: &[f32]) -> [usize; 4] {
         }
     }
     let last = top.iter().rposition(|&t| t != usize::MAX).unwrap_or(0);
-    for k in 0..4 {
-        if top[k] == usize::MAX {
-            top[k] = top[last];
-        }
+    let fill = top[last];
+    for t in top.iter_mut().filter(|t| **t == usize::MAX) {
+        *t = fill;
     }
     top
 }
@@ -192,7 +191,10 @@ mod tests {
             for (c, s) in [(1e-3f32, 0.0f32), (7.0, -3.0), (1e6, 5.0)] {
                 let zz: Vec<f32> = z.iter().map(|v| v * c + s).collect();
                 let l = row_loss(kind, &zz, 3, 5, None);
-                assert!((l - base).abs() < 1e-4 * base.abs().max(1.0), "{kind:?} x{c}: {l} vs {base}");
+                assert!(
+                    (l - base).abs() < 1e-4 * base.abs().max(1.0),
+                    "{kind:?} x{c}: {l} vs {base}"
+                );
             }
             // CE is not: a large scale saturates it.
         }

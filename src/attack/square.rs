@@ -214,8 +214,8 @@ pub fn square(
             }
             if keep.iter().any(|&k| !k) {
                 let mut wi = 0;
-                for s in 0..m {
-                    if keep[s] {
+                for (s, &k) in keep.iter().enumerate() {
+                    if k {
                         if wi != s {
                             best.copy_within(s * len..(s + 1) * len, wi * len);
                             img[wi] = img[s];

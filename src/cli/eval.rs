@@ -446,7 +446,13 @@ fn attack_checks(a: EvalArgs, g: Global) -> Result<()> {
         );
     }
     let t0 = std::time::Instant::now();
-    let r = masking::run_checks(&mut model, &x, labels, &opts, source.as_mut().map(|s| &mut s.0));
+    let r = masking::run_checks(
+        &mut model,
+        &x,
+        labels,
+        &opts,
+        source.as_mut().map(|s| &mut s.0),
+    );
     let seconds = t0.elapsed().as_secs_f64();
     if a.json {
         let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
