@@ -53,6 +53,7 @@ class Flat(nn.Module):
 
     def __init__(self, state):
         super().__init__()
+        state = {k: v for k, v in state.items() if k.startswith("layers.")}  # not masks.*
         n = len([k for k in state if k.startswith("layers.") and k.endswith(".weight")])
         hidden = [state[f"layers.{i}.weight"].shape[0] for i in range(n - 1)]
         self.net = Net(hidden, classes=state[f"layers.{n - 1}.weight"].shape[0])
