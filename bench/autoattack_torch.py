@@ -137,7 +137,8 @@ def main():
         results.append(r)
         if not a.json:
             print(f"{path} (parana on {ppath}), eps {a.eps}, {a.images} images, {a.threads} threads each")
-            print(f"  clean accuracy       parana {ours['clean']:.4f}  torch {theirs['clean']:.4f}")
+            print(f"  clean accuracy       parana {ours['clean']:.4f} (whole test set)  "
+                  f"torch {theirs['clean']:.4f} (the {a.images} images)")
             for st in ours["stages"]:
                 print(f"  parana {st['attack']:<10} on {st['attacked']:>5}: broke {st['broken']:>4}, "
                       f"robust {st['robust_accuracy']:.4f} ({st['seconds']:.1f}s)")
