@@ -5,6 +5,9 @@
 //!   trained once and added to every input (the article's attack);
 //! - [`fgsm`] and [`pgd`]: per-example attacks (Goodfellow et al., Madry et
 //!   al.);
+//! - [`apgd`], [`square`] and [`autoattack`]: the attacks the field trusts
+//!   (APGD-CE/DLR/T, the black-box Square attack, AutoAttack's sequence),
+//!   on the [`loss`]es they climb; [`masking`]: the gradient-masking checks;
 //! - [`noise_file`]: the safetensors file a trained noise lives in;
 //! - [`robustness`]: accuracy under noise and attacks, fooling rates;
 //! - [`detect`]: whether the gap between the two largest outputs tells
@@ -19,12 +22,17 @@
 //! head it was trained with (for an `lq` model the softmax is put on its raw
 //! outputs, as in the article).
 
+pub mod apgd;
+pub mod autoattack;
 pub mod detect;
 pub mod fgsm;
+pub mod loss;
+pub mod masking;
 pub mod noise_file;
 pub mod pgd;
 pub mod picture;
 pub mod robustness;
+pub mod square;
 pub mod suite;
 pub mod universal;
 
@@ -118,6 +126,50 @@ pub enum Attack {
     },
     /// Projected gradient descent.
     Pgd(pgd::PgdConfig),
+    /// Auto-PGD with the CE, DLR or targeted DLR loss.
+    Apgd(apgd::ApgdConfig),
+    /// The Square attack (black box).
+    Square(square::SquareConfig),
+    /// AutoAttack's sequence, per-image worst case.
+    AutoAttack(autoattack::AutoAttackConfig),
+}
+
+/// Settings of the attacks beyond their radius, for [`Attack::parse_with`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttackOptions {
+    /// PGD steps.
+    pub steps: usize,
+    /// PGD step size (None: `2.5 * eps / steps`).
+    pub alpha: Option<f32>,
+    /// PGD and APGD restarts (APGD-T: per target class).
+    pub restarts: usize,
+    /// Target class of FGSM and PGD (None: untargeted).
+    pub target: Option<u8>,
+    /// Seed of the random starts.
+    pub seed: u64,
+    /// APGD iterations.
+    pub apgd_steps: usize,
+    /// APGD-T target classes.
+    pub targets: usize,
+    /// Square queries.
+    pub queries: usize,
+}
+
+impl Default for AttackOptions {
+    /// PGD-20, one restart; AutoAttack's APGD (100 iterations, 9 targets)
+    /// and Square (5000 queries); seed 1.
+    fn default() -> Self {
+        AttackOptions {
+            steps: 20,
+            alpha: None,
+            restarts: 1,
+            target: None,
+            seed: 1,
+            apgd_steps: 100,
+            targets: 9,
+            queries: 5000,
+        }
+    }
 }
 
 impl Attack {
@@ -126,6 +178,9 @@ impl Attack {
         match self {
             Attack::Fgsm { eps, .. } => *eps,
             Attack::Pgd(c) => c.eps,
+            Attack::Apgd(c) => c.eps,
+            Attack::Square(c) => c.eps,
+            Attack::AutoAttack(c) => c.eps,
         }
     }
 
@@ -134,6 +189,7 @@ impl Attack {
         match self {
             Attack::Fgsm { target, .. } => *target,
             Attack::Pgd(c) => c.target,
+            Attack::Apgd(_) | Attack::Square(_) | Attack::AutoAttack(_) => None,
         }
     }
 
@@ -153,12 +209,17 @@ impl Attack {
                 c.restarts,
                 if c.restarts == 1 { "" } else { "s" }
             ),
+            Attack::Apgd(c) => c.describe(),
+            Attack::Square(c) => c.describe(),
+            Attack::AutoAttack(c) => c.describe(),
         }
     }
 
     /// Parse a comma-separated list like `fgsm:0.1,pgd:0.1` (a bare `fgsm`
     /// or `pgd` takes `default_eps`). PGD takes `steps`, `alpha` (None:
-    /// `2.5 * eps / steps`, Madry et al.'s choice) and `restarts`.
+    /// `2.5 * eps / steps`, Madry et al.'s choice) and `restarts`; the
+    /// APGD, Square and AutoAttack names take AutoAttack's settings (see
+    /// [`Attack::parse_with`]).
     pub fn parse_list(
         s: &str,
         default_eps: Option<f32>,
@@ -168,6 +229,21 @@ impl Attack {
         target: Option<u8>,
         seed: u64,
     ) -> Result<Vec<Attack>> {
+        let o = AttackOptions {
+            steps,
+            alpha,
+            restarts,
+            target,
+            seed,
+            ..AttackOptions::default()
+        };
+        Attack::parse_with(s, default_eps, &o)
+    }
+
+    /// Parse a comma-separated list of `NAME:EPS` with the settings `o`.
+    /// Names: `fgsm`, `pgd`, `apgd-ce`, `apgd-dlr`, `apgd-t`, `square`,
+    /// `autoattack`, `autoattack-fast`.
+    pub fn parse_with(s: &str, default_eps: Option<f32>, o: &AttackOptions) -> Result<Vec<Attack>> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, eps) = match part.split_once(':') {
@@ -191,23 +267,75 @@ impl Attack {
                     "eps {eps} of attack '{part}' is outside (0, 1]"
                 )));
             }
-            out.push(match name.to_ascii_lowercase().as_str() {
-                "fgsm" => Attack::Fgsm { eps, target },
+            let name = name.trim().to_ascii_lowercase();
+            let untargeted = |a: Attack| -> Result<Attack> {
+                if o.target.is_some() {
+                    return Err(Error::input(format!(
+                        "attack '{part}' takes no target class (only fgsm and pgd do; apgd-t picks its own)"
+                    )));
+                }
+                Ok(a)
+            };
+            let apgd = |loss| {
+                let cfg = apgd::ApgdConfig {
+                    eps,
+                    steps: o.apgd_steps,
+                    restarts: o.restarts,
+                    loss,
+                    seed: o.seed,
+                };
+                cfg.validate().map(|_| Attack::Apgd(cfg))
+            };
+            out.push(match name.as_str() {
+                "fgsm" => Attack::Fgsm {
+                    eps,
+                    target: o.target,
+                },
                 "pgd" => {
                     let cfg = pgd::PgdConfig {
                         eps,
-                        alpha: alpha.unwrap_or(2.5 * eps / steps.max(1) as f32),
-                        steps,
-                        restarts,
-                        target,
-                        seed,
+                        alpha: o.alpha.unwrap_or(2.5 * eps / o.steps.max(1) as f32),
+                        steps: o.steps,
+                        restarts: o.restarts,
+                        target: o.target,
+                        seed: o.seed,
                     };
                     cfg.validate()?;
                     Attack::Pgd(cfg)
                 }
+                "apgd-ce" | "apgd" => untargeted(apgd(apgd::ApgdLoss::Ce)?)?,
+                "apgd-dlr" => untargeted(apgd(apgd::ApgdLoss::Dlr)?)?,
+                "apgd-t" => untargeted(apgd(apgd::ApgdLoss::Targeted(o.targets))?)?,
+                "square" => {
+                    let cfg = square::SquareConfig {
+                        queries: o.queries,
+                        ..square::SquareConfig::standard(eps, o.seed)
+                    };
+                    cfg.validate()?;
+                    untargeted(Attack::Square(cfg))?
+                }
+                "autoattack" | "autoattack-fast" | "aa" | "aa-fast" => {
+                    let cfg = autoattack::AutoAttackConfig {
+                        steps: o.apgd_steps,
+                        restarts: o.restarts,
+                        targets: o.targets,
+                        queries: o.queries,
+                        ..autoattack::AutoAttackConfig::standard(
+                            eps,
+                            name.ends_with("-fast"),
+                            o.seed,
+                        )
+                    };
+                    for (_, a) in cfg.sequence() {
+                        if let Attack::Apgd(c) = &a {
+                            c.validate()?;
+                        }
+                    }
+                    untargeted(Attack::AutoAttack(cfg))?
+                }
                 _ => {
                     return Err(Error::input(format!(
-                        "unknown attack '{name}' (expected fgsm or pgd, e.g. fgsm:0.1,pgd:0.1)"
+                        "unknown attack '{name}' (expected fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square, autoattack or autoattack-fast, e.g. pgd:0.1,autoattack:0.1)"
                     )));
                 }
             });
@@ -222,10 +350,28 @@ impl Attack {
     /// is the dataset index of the first image (random starts are drawn per
     /// image index, so a subset sees the same starts as the whole set).
     pub fn run(&self, model: &mut Model, x: &[f32], labels: &[u8], first_index: usize) -> Outcome {
-        match self {
+        self.run_staged(model, x, labels, first_index).0
+    }
+
+    /// [`Attack::run`], with what each attack of a sequence added
+    /// (AutoAttack; empty for the single attacks).
+    pub fn run_staged(
+        &self,
+        model: &mut Model,
+        x: &[f32],
+        labels: &[u8],
+        first_index: usize,
+    ) -> (Outcome, Vec<autoattack::StageEval>) {
+        let one = match self {
             Attack::Fgsm { eps, target } => fgsm::fgsm(model, x, labels, *eps, *target),
             Attack::Pgd(c) => pgd::pgd(model, x, labels, first_index, c),
-        }
+            Attack::Apgd(c) => apgd::apgd(model, x, labels, first_index, c),
+            Attack::Square(c) => square::square(model, x, labels, first_index, c),
+            Attack::AutoAttack(c) => {
+                return autoattack::autoattack(model, x, labels, first_index, c);
+            }
+        };
+        (one, Vec::new())
     }
 }
 

@@ -129,6 +129,9 @@ pub struct AttackEval {
     pub images: usize,
     /// Seconds taken.
     pub seconds: f64,
+    /// For AutoAttack: what each attack of the sequence added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<super::autoattack::StageEval>,
 }
 
 /// Attack the first `limit` images of `split` (all when None).
@@ -145,7 +148,7 @@ pub fn evaluate_attack(
     split.gather_f32(&idx, &mut x);
     let labels = &split.labels[..n];
     let t0 = std::time::Instant::now();
-    let o = attack.run(model, &x, labels, 0);
+    let (o, stages) = attack.run_staged(model, &x, labels, 0);
     let seconds = t0.elapsed().as_secs_f64();
     let eligible = match attack.target() {
         None => n,
@@ -163,5 +166,6 @@ pub fn evaluate_attack(
         },
         images: n,
         seconds,
+        stages,
     }
 }

@@ -6,7 +6,7 @@
 
 use super::{DataOpts, Global, print_json};
 use crate::attack::noise_file::Noise;
-use crate::attack::{Attack, robustness};
+use crate::attack::{Attack, AttackOptions, masking, robustness};
 use crate::error::{Error, Result};
 use crate::model::{Model, eval, file};
 use std::path::PathBuf;
@@ -18,7 +18,10 @@ use std::path::PathBuf;
   parana eval --model lq.safetensors --json
   parana eval --model lq.safetensors --noise noise/ --attack fgsm:0.1,pgd:0.1
   parana eval --models lq.safetensors sce.safetensors --noise noise/ --csv
-  parana eval --model lq.safetensors --attack pgd:0.1 --steps 40 --restarts 5 --attack-images 1000")]
+  parana eval --model lq.safetensors --attack pgd:0.1 --steps 40 --restarts 5 --attack-images 1000
+  parana eval --model lq.safetensors --attack autoattack:0.1 --attack-images 1000 --json
+  parana eval --model lq.safetensors --attack apgd-ce:0.1,apgd-t:0.1,square:0.1 --queries 1000
+  parana eval --model pruned.safetensors --attack-checks --eps 0.1 --transfer-from lq.safetensors")]
 pub struct EvalArgs {
     /// Model file.
     #[arg(long, required_unless_present = "models", conflicts_with = "models")]
@@ -29,13 +32,30 @@ pub struct EvalArgs {
     /// Noise files or folders of noise-*.safetensors files.
     #[arg(long, num_args = 1..)]
     noise: Vec<PathBuf>,
-    /// Per-example attacks, e.g. fgsm:0.1,pgd:0.1 (robust accuracy).
+    /// Per-example attacks, e.g. fgsm:0.1,pgd:0.1 (robust accuracy); also
+    /// apgd-ce, apgd-dlr, apgd-t, square, autoattack, autoattack-fast.
     #[arg(long)]
     attack: Option<String>,
+    /// APGD iterations (apgd-*, autoattack).
+    #[arg(long, default_value_t = 100)]
+    apgd_steps: usize,
+    /// APGD-T target classes.
+    #[arg(long, default_value_t = 9)]
+    targets: usize,
+    /// Square attack queries per image.
+    #[arg(long, default_value_t = 5000)]
+    queries: usize,
+    /// Gradient-masking checks at --eps (default 0.1) on --attack-images
+    /// images (default 1000), each with a verdict.
+    #[arg(long, conflicts_with_all = ["attack", "noise", "models"])]
+    attack_checks: bool,
+    /// With --attack-checks: also transfer APGD-CE from this model file.
+    #[arg(long, requires = "attack_checks")]
+    transfer_from: Option<PathBuf>,
     /// Radius of attacks given without one (e.g. --attack pgd --eps 0.1).
     #[arg(long)]
     eps: Option<f32>,
-    /// PGD steps.
+    /// PGD steps (and PGD's steps in --attack-checks).
     #[arg(long, default_value_t = 20)]
     steps: usize,
     /// PGD step size (default 2.5 * eps / steps).
@@ -67,6 +87,9 @@ pub struct EvalArgs {
 }
 
 pub(super) fn run(a: EvalArgs, g: Global) -> Result<()> {
+    if a.attack_checks {
+        return attack_checks(a, g);
+    }
     if !a.models.is_empty() || !a.noise.is_empty() || a.attack.is_some() {
         return robustness_table(a, g);
     }
@@ -159,14 +182,19 @@ fn robustness_table(a: EvalArgs, g: Global) -> Result<()> {
     };
     // Load and check every input before the (long) evaluation starts.
     let attacks = match &a.attack {
-        Some(s) => Attack::parse_list(
+        Some(s) => Attack::parse_with(
             s,
             a.eps,
-            a.steps,
-            a.alpha,
-            a.restarts,
-            a.attack_target,
-            a.seed,
+            &AttackOptions {
+                steps: a.steps,
+                alpha: a.alpha,
+                restarts: a.restarts,
+                target: a.attack_target,
+                seed: a.seed,
+                apgd_steps: a.apgd_steps,
+                targets: a.targets,
+                queries: a.queries,
+            },
         )?,
         None => vec![],
     };
@@ -323,6 +351,12 @@ fn robustness_table(a: EvalArgs, g: Global) -> Result<()> {
                 "  {:<44} robust accuracy {:.4}  success {:.4}  ({} images, {:.1}s)",
                 t.attack, t.robust_accuracy, t.success_rate, t.images, t.seconds
             );
+            for st in &t.stages {
+                println!(
+                    "    then {:<12} on {:>5} images: broke {:>5}, robust accuracy {:.4}  ({:.1}s)",
+                    st.attack, st.attacked, st.broken, st.robust_accuracy, st.seconds
+                );
+            }
         }
     }
     if rows.len() > 1 && !noises.is_empty() {
@@ -354,5 +388,102 @@ fn robustness_table(a: EvalArgs, g: Global) -> Result<()> {
             println!();
         }
     }
+    Ok(())
+}
+
+/// The split named by `--split`.
+fn pick_split<'a>(data: &'a crate::data::Dataset, s: &str) -> Result<&'a crate::data::Split> {
+    match s {
+        "test" => Ok(&data.test),
+        "train" => Ok(&data.train),
+        s => Err(Error::input(format!(
+            "unknown split '{s}' (expected test or train)"
+        ))),
+    }
+}
+
+/// `--attack-checks`: the gradient-masking checks with their verdicts.
+fn attack_checks(a: EvalArgs, g: Global) -> Result<()> {
+    let Some(model_path) = a.model.clone() else {
+        return Err(Error::input("--attack-checks needs --model"));
+    };
+    let eps = a.eps.unwrap_or(0.1);
+    if !(eps > 0.0 && eps <= 1.0) {
+        return Err(Error::input(format!("--eps {eps} is outside (0, 1]")));
+    }
+    if a.apgd_steps == 0 || a.steps == 0 {
+        return Err(Error::input(
+            "--apgd-steps and --steps must be at least 1 for --attack-checks",
+        ));
+    }
+    let mut model = file::load(&model_path)?;
+    let mut source = match &a.transfer_from {
+        Some(p) => Some((file::load(p)?, p.clone())),
+        None => None,
+    };
+    let data = a.data.load(None)?;
+    super::noise::check_model_fits(&model, &model_path, &data)?;
+    if let Some((m, p)) = &source {
+        super::noise::check_model_fits(m, p, &data)?;
+    }
+    let split = pick_split(&data, &a.split)?;
+    let n = a.attack_images.unwrap_or(1000).min(split.len());
+    let len = split.image_len();
+    let idx: Vec<usize> = (0..n).collect();
+    let mut x = vec![0.0f32; n * len];
+    split.gather_f32(&idx, &mut x);
+    let labels = &split.labels[..n];
+    let opts = masking::CheckOptions {
+        pgd_steps: a.steps,
+        apgd_steps: a.apgd_steps,
+        queries: a.queries,
+        ..masking::CheckOptions::standard(eps, a.seed)
+    };
+    if !g.quiet {
+        eprintln!(
+            "checking {} for gradient masking at eps {eps} on {n} images",
+            model_path.display()
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let r = masking::run_checks(
+        &mut model,
+        &x,
+        labels,
+        &opts,
+        source.as_mut().map(|s| &mut s.0),
+    );
+    let seconds = t0.elapsed().as_secs_f64();
+    if a.json {
+        let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+        v["model"] = serde_json::json!(model_path);
+        v["transfer_from"] = serde_json::json!(source.as_ref().map(|s| &s.1));
+        v["dataset"] = serde_json::json!(data.name);
+        v["seconds"] = serde_json::json!(seconds);
+        return print_json(&v);
+    }
+    println!(
+        "model {} ({}): eps {eps}, {n} images, clean accuracy {:.4}, white-box robust accuracy {:.4}",
+        model_path.display(),
+        model.describe(),
+        r.clean_accuracy,
+        r.white_box
+    );
+    for c in &r.checks {
+        println!(
+            "  [{}] {:<12} {}",
+            if c.passed { "pass" } else { "FAIL" },
+            c.name,
+            c.verdict
+        );
+    }
+    println!(
+        "  verdict: {}  ({seconds:.1}s)",
+        if r.reliable {
+            "no sign of gradient masking; the white-box figure can be trusted"
+        } else {
+            "signs of gradient masking; the white-box figure is unreliable"
+        }
+    );
     Ok(())
 }

@@ -210,6 +210,24 @@ pub struct AttackSpec {
     /// Seed of PGD's random starts.
     #[serde(default = "one")]
     pub seed: u64,
+    /// APGD-CE radii.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apgd_ce: Vec<f32>,
+    /// APGD-DLR radii.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apgd_dlr: Vec<f32>,
+    /// APGD-T radii (9 target classes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apgd_t: Vec<f32>,
+    /// Square attack radii.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub square: Vec<f32>,
+    /// AutoAttack (standard) radii.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoattack: Vec<f32>,
+    /// AutoAttack (fast: APGD-CE + APGD-T) radii.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoattack_fast: Vec<f32>,
 }
 
 fn default_pgd_steps() -> usize {
@@ -889,10 +907,20 @@ impl NoiseSpec {
 }
 
 impl AttackSpec {
-    /// The attacks, FGSM first.
+    /// The attacks, FGSM first, then PGD, APGD-CE, APGD-DLR, APGD-T,
+    /// Square, AutoAttack and AutoAttack-fast (AutoAttack's settings).
     pub fn attacks(&self) -> Result<Vec<Attack>> {
         let mut v = Vec::new();
-        for (name, list) in [("fgsm", &self.fgsm), ("pgd", &self.pgd)] {
+        for (name, list) in [
+            ("fgsm", &self.fgsm),
+            ("pgd", &self.pgd),
+            ("apgd-ce", &self.apgd_ce),
+            ("apgd-dlr", &self.apgd_dlr),
+            ("apgd-t", &self.apgd_t),
+            ("square", &self.square),
+            ("autoattack", &self.autoattack),
+            ("autoattack-fast", &self.autoattack_fast),
+        ] {
             for eps in list {
                 v.extend(Attack::parse_list(
                     &format!("{name}:{eps}"),
