@@ -603,6 +603,8 @@ fn the_quick_robustness_study_runs_every_evidence_stage() {
         "Pruning input pixels alone (act-inputs)",
         "Pruning one layer alone with act",
         "## Transferred and adaptive noise",
+        "## Per-example attacks on the pruned networks",
+        "| act (best) |",
         "| random |",
         "## Over seeds: means and 95% confidence intervals",
         "## Datasets compared",

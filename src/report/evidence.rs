@@ -120,6 +120,24 @@ pub(super) fn transfer_adaptive(d: &mut Doc, groups: &[Group]) {
     }
 }
 
+/// Per-example attacks (FGSM, PGD, APGD, AutoAttack, … of `[attacks]`) on
+/// the pruned networks of the adaptive stage.
+pub(super) fn pruned_attacks(d: &mut Doc, groups: &[Group]) {
+    let tables: Vec<(&Group, (Vec<String>, Vec<Vec<String>>))> = groups
+        .iter()
+        .filter_map(|g| Some((g, replicates::attack_table(g)?)))
+        .collect();
+    if tables.is_empty() {
+        return;
+    }
+    d.h(2, "Per-example attacks on the pruned networks");
+    d.p("Robust accuracy under the `[attacks]` of the experiment, aimed at each pruned network itself: the unpruned model, each method at its best ratio (chosen per seed) and the ratios of the adaptive stage's grid; mean over seeds ± half the 95% interval.");
+    for (g, (h, rows)) in tables {
+        d.h(3, format!("{} on {}", g.model, g.dataset));
+        d.table(h, rows);
+    }
+}
+
 /// The same models on each dataset, side by side.
 pub(super) fn datasets(d: &mut Doc, exp: &Experiment, groups: &[Group]) {
     let names = exp.dataset_names();

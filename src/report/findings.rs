@@ -511,6 +511,8 @@ mod tests {
                 transfer: b.noisy.clone(),
                 // Retrained noise takes back all but 2 points.
                 adaptive: b.noisy.iter().map(|v| v - 0.18).collect(),
+                attacks: vec![],
+                grid: false,
             });
         }
         let sentence = |reps: &[Replicate]| -> String {

@@ -86,6 +86,9 @@ fn adaptive_points(dir: &Path) -> Result<Vec<AdaptivePoint>> {
                 for (a, b) in p.adaptive.iter_mut().zip(&r.adaptive) {
                     *a += b;
                 }
+                for (a, b) in p.attacks.iter_mut().zip(&r.attacks) {
+                    a.1 += b.robust_accuracy;
+                }
                 *k += 1;
             }
             None => out.push((
@@ -95,6 +98,12 @@ fn adaptive_points(dir: &Path) -> Result<Vec<AdaptivePoint>> {
                     clean: r.clean,
                     transfer: r.transfer.clone(),
                     adaptive: r.adaptive.clone(),
+                    attacks: r
+                        .attacks
+                        .iter()
+                        .map(|a| (a.attack.clone(), a.robust_accuracy))
+                        .collect(),
+                    grid: r.reason.iter().any(|x| x == "grid"),
                 },
                 1,
             )),
@@ -107,6 +116,7 @@ fn adaptive_points(dir: &Path) -> Result<Vec<AdaptivePoint>> {
             p.clean /= k;
             p.transfer.iter_mut().for_each(|v| *v /= k);
             p.adaptive.iter_mut().for_each(|v| *v /= k);
+            p.attacks.iter_mut().for_each(|a| a.1 /= k);
             p
         })
         .collect())

@@ -61,6 +61,10 @@ pub struct AdaptivePoint {
     pub transfer: Vec<f64>,
     /// Accuracy under each noise retrained against the pruned network.
     pub adaptive: Vec<f64>,
+    /// Robust accuracy under each per-example attack: (attack, accuracy).
+    pub attacks: Vec<(String, f64)>,
+    /// Whether the point is on the adaptive stage's grid of ratios.
+    pub grid: bool,
 }
 
 impl AdaptivePoint {
@@ -452,4 +456,99 @@ pub fn bands(g: &Group) -> Vec<(String, BandPoints)> {
             (m.clone(), pts)
         })
         .collect()
+}
+
+/// Per-example attacks on the pruned networks over the replicates: the
+/// unpruned model, each method at its best ratio, and every other ratio
+/// the adaptive stage evaluated in all replicates (its grid); cells are
+/// mean robust accuracy ± half the 95% interval.
+pub fn attack_table(g: &Group) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let names: Vec<String> = g
+        .replicates
+        .iter()
+        .flat_map(|r| &r.adaptive)
+        .find(|p| !p.attacks.is_empty())?
+        .attacks
+        .iter()
+        .map(|a| a.0.clone())
+        .collect();
+    let mut header = vec![
+        "method".to_string(),
+        "pruned".into(),
+        "seeds".into(),
+        "clean".into(),
+    ];
+    header.extend(names.iter().cloned());
+    let n = g.replicates.len();
+    let row = |label: String, pruned: String, pts: &[AdaptivePoint]| -> Vec<String> {
+        let mut v = vec![label, pruned, format!("{}/{n}", pts.len())];
+        v.push(summarize(&pts.iter().map(|p| p.clean).collect::<Vec<_>>()).f4());
+        for name in &names {
+            let acc: Vec<f64> = pts
+                .iter()
+                .filter_map(|p| p.attacks.iter().find(|a| &a.0 == name).map(|a| a.1))
+                .collect();
+            v.push(summarize(&acc).f4());
+        }
+        v
+    };
+    let mut rows = Vec::new();
+    for m in std::iter::once("none".to_string()).chain(g.methods()) {
+        let pts: Vec<AdaptivePoint> = g.adaptive_at_best(&m).into_iter().flatten().collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let label = if m == "none" {
+            m.clone()
+        } else {
+            format!("{m} (best)")
+        };
+        let ratio = summarize(
+            &pts.iter()
+                .map(|p| crate::prune::Ratio::parse(&p.ratio).map_or(0.0, |r| r.value()))
+                .collect::<Vec<_>>(),
+        );
+        rows.push(row(label, format!("{:.0}%", ratio.mean * 100.0), &pts));
+        if m == "none" {
+            continue;
+        }
+        // Ratios every replicate evaluated for this method: the grid.
+        let Some(first) = g.replicates.first() else {
+            continue;
+        };
+        let mut grid: Vec<&String> = first
+            .adaptive
+            .iter()
+            .filter(|p| p.method == m && p.grid)
+            .map(|p| &p.ratio)
+            .collect();
+        grid.sort_by(|a, b| {
+            let v = |x: &str| crate::prune::Ratio::parse(x).map_or(0.0, |r| r.value());
+            v(a).total_cmp(&v(b))
+        });
+        grid.dedup();
+        for q in grid {
+            let pts: Vec<AdaptivePoint> = g
+                .replicates
+                .iter()
+                .filter_map(|r| {
+                    r.adaptive
+                        .iter()
+                        .find(|p| p.method == m && &p.ratio == q)
+                        .cloned()
+                })
+                .collect();
+            if pts.len() == n {
+                rows.push(row(
+                    m.clone(),
+                    format!(
+                        "{:.0}%",
+                        crate::prune::Ratio::parse(q).map_or(f64::NAN, |r| r.value() * 100.0)
+                    ),
+                    &pts,
+                ));
+            }
+        }
+    }
+    Some((header, rows))
 }

@@ -62,6 +62,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     best_tables(&mut d, &c)?;
     evidence::replicate_tables(&mut d, &groups)?;
     evidence::transfer_adaptive(&mut d, &groups);
+    evidence::pruned_attacks(&mut d, &groups);
     evidence::datasets(&mut d, &exp, &groups);
     attacks(&mut d, &c)?;
     sparse(&mut d, &c)?;
