@@ -1032,6 +1032,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn attack_checks_default_to_the_largest_radius_and_stay_out_of_the_key_when_off() {
+        let parse = |a: &str| {
+            Experiment::parse(
+                &format!("[[model]]\nname = \"m\"\nhidden = [8]\n[attacks]\n{a}"),
+                Path::new("x.toml"),
+            )
+        };
+        let plain = parse("fgsm = [0.1]\npgd = [0.2]\n").unwrap();
+        let off = parse("fgsm = [0.1]\npgd = [0.2]\nchecks = false\n").unwrap();
+        let a = plain.attacks.as_ref().unwrap();
+        assert_eq!(a.check_options().unwrap(), None);
+        assert_eq!(
+            serde_json::to_value(a).unwrap(),
+            serde_json::to_value(off.attacks.as_ref().unwrap()).unwrap()
+        );
+        let on = parse("fgsm = [0.1]\npgd = [0.2]\nimages = 50\nchecks = true\n").unwrap();
+        let o = on.attacks.unwrap().check_options().unwrap().unwrap();
+        assert_eq!((o.eps, o.queries, o.images), (0.2, 1000, Some(50)));
+        let e = parse("checks = true\n").unwrap_err().to_string();
+        assert!(e.contains("x.toml") && e.contains("checks_eps"), "{e}");
+    }
+
+    #[test]
     fn defaults_fill_an_almost_empty_file() {
         let e = Experiment::parse(
             "[[model]]\nname = \"m\"\narch = \"article-mlp\"\n",

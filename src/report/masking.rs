@@ -172,9 +172,38 @@ mod tests {
             report: bad,
         };
         assert_eq!(p.label(), "act at 86%");
+        let m = |points: Vec<PointChecks>| ModelOutputs {
+            name: "lq".into(),
+            train: None,
+            suite: None,
+            noises: vec![],
+            attacks: None,
+            sweep: None,
+            per_layer: None,
+            adaptive: vec![],
+            checks: None,
+            adaptive_checks: points,
+        };
+        let ok = PointChecks {
+            method: "abs".into(),
+            report: report(true),
+            ..p
+        };
+        let bad_point = PointChecks {
+            method: "act".into(),
+            ratio: "0.86".into(),
+            attacks: vec![],
+            report: report(false),
+        };
+        assert!(findings(&[m(vec![ok])]).is_empty());
         assert_eq!(
-            failures(&p.report),
-            ["eps-growth: APGD-CE robust accuracy stays above 0 at large eps"]
+            findings(&[m(vec![bad_point])]),
+            [
+                "lq: the robust accuracy of act at 86% is unreliable: eps-growth: APGD-CE robust accuracy stays above 0 at large eps"
+            ]
         );
+        let mut d = Doc::default();
+        section(&mut d, &[m(vec![])]);
+        assert!(d.markdown("f").is_empty(), "no checks, nothing said");
     }
 }
