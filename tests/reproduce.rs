@@ -608,9 +608,32 @@ fn the_quick_robustness_study_runs_every_evidence_stage() {
         "| random |",
         "## Over seeds: means and 95% confidence intervals",
         "## Datasets compared",
+        "## Gradient-masking checks",
+        "Adaptive evaluation, act at ",
+        ": APGD-CE robust accuracy ",
     ] {
         assert!(md.contains(want), "report.md lacks {want:?}");
     }
+    // checks = true: the attacks stage wrote its checks, each adaptive
+    // row holds its own with the transfer check on pruned points.
+    let c: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("attacks-lq-mnist-s1/checks.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(c["checks"].as_array().unwrap().len() >= 3, "{c}");
+    let act = a["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "act")
+        .unwrap();
+    let names: Vec<&str> = act["checks"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"transfer"), "{names:?}");
     browser_check(&run.join("report.html"));
     // A second run finds every stage done.
     let o = reproduce(&exp, &run, &[]);

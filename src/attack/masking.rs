@@ -22,7 +22,7 @@ use crate::model::Model;
 use serde::{Deserialize, Serialize};
 
 /// Settings of the checks.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckOptions {
     /// The radius whose figure is checked.
     pub eps: f32,
@@ -38,6 +38,9 @@ pub struct CheckOptions {
     pub tolerance: f64,
     /// Seed of the attacks.
     pub seed: u64,
+    /// With [`run_checks_on`]: the first N images of the split (None: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
 }
 
 impl CheckOptions {
@@ -52,6 +55,7 @@ impl CheckOptions {
             queries: 5000,
             tolerance: 0.01,
             seed,
+            images: None,
         }
     }
 }
@@ -95,6 +99,30 @@ fn robust(o: &Outcome) -> f64 {
 
 fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
+}
+
+/// Run the checks on the first `o.images` images of `split` (as
+/// `robustness::evaluate_attack` attacks them).
+pub fn run_checks_on(
+    model: &mut Model,
+    split: &crate::data::Split,
+    o: &CheckOptions,
+    source: Option<&mut Model>,
+) -> MaskingReport {
+    let n = o.images.unwrap_or(split.len()).min(split.len());
+    let idx: Vec<usize> = (0..n).collect();
+    let mut x = vec![0.0f32; n * split.image_len()];
+    split.gather_f32(&idx, &mut x);
+    run_checks(model, &x, &split.labels[..n], o, source)
+}
+
+/// The failed checks' verdicts, `name: verdict` (empty when reliable).
+pub fn failures(r: &MaskingReport) -> Vec<String> {
+    r.checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.name, c.verdict))
+        .collect()
 }
 
 /// Run the checks on the images `x` with `labels`; `source` is the model

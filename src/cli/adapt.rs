@@ -94,6 +94,7 @@ pub(super) fn run(a: AdaptArgs, g: Global) -> Result<()> {
         seed: a.opts.seed,
         attacks,
         attack_images: a.images,
+        checks: None,
         group: a.group,
         sparse: !a.dense,
         out: a.out.clone(),

@@ -22,6 +22,7 @@
 //! `parana eval --model P --noise N` gives exactly the recorded numbers.
 
 use crate::attack::Attack;
+use crate::attack::masking::{self, CheckOptions, MaskingReport};
 use crate::attack::noise_file::{self, Noise, sha256_file};
 use crate::attack::robustness::{self, AttackEval};
 use crate::attack::suite::{self, Extras, Suite};
@@ -128,6 +129,9 @@ pub struct AdaptiveSpec {
     pub attacks: Vec<Attack>,
     /// Attack only the first N test images.
     pub attack_images: Option<usize>,
+    /// Gradient-masking checks on each point (pruned points transfer from
+    /// the unpruned model), on their own first N test images.
+    pub checks: Option<CheckOptions>,
     /// Noises trained together in one stacked batch.
     pub group: usize,
     /// Train the noises through the sparse engine where it is faster.
@@ -167,6 +171,9 @@ pub struct Settings {
     pub attacks: Vec<String>,
     /// Images attacked.
     pub attack_images: usize,
+    /// The gradient-masking checks' settings (None: no checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<CheckOptions>,
     /// Weights per prunable layer of the unpruned model.
     pub layer_weights: Vec<usize>,
 }
@@ -202,6 +209,9 @@ pub struct AdaptiveRow {
     pub worst_mean: f64,
     /// Robust accuracy under each attack.
     pub attacks: Vec<AttackEval>,
+    /// The gradient-masking checks of this network, if asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<MaskingReport>,
     /// Weights left per prunable layer.
     pub remaining: Vec<usize>,
     /// The pruned model file (relative to the run folder; the unpruned
@@ -508,6 +518,7 @@ pub fn run(
             .attack_images
             .unwrap_or(data.test.len())
             .min(data.test.len()),
+        checks: spec.checks.clone(),
         layer_weights: original.iter().map(Vec::len).collect(),
     };
     let _lock = crate::io::lock_dir(&spec.out)?;
@@ -584,6 +595,7 @@ pub fn run(
                 let clean = robustness::outputs(&mut model, &data.test, None);
                 let (transfer, transfer_fooled) = under(&mut model, data, &noises, &clean);
                 let attacks = attack(&mut model, data, spec, &mut on_event);
+                let checks = check(&mut model, data, spec, None, &mut on_event);
                 AdaptiveRow {
                     method: p.method_name(),
                     ratio: p.ratio.to_string(),
@@ -597,6 +609,7 @@ pub fn run(
                     transfer,
                     transfer_fooled,
                     attacks,
+                    checks,
                     remaining: settings.layer_weights.clone(),
                     model_file: spec.model.display().to_string(),
                     noise_dir: spec
@@ -677,6 +690,23 @@ fn attack(
             robustness::evaluate_attack(model, &data.test, at, spec.attack_images)
         })
         .collect()
+}
+
+/// The gradient-masking checks of `spec` on `model` (`source`: the
+/// unpruned model, for the transfer check).
+fn check(
+    model: &mut Model,
+    data: &Dataset,
+    spec: &AdaptiveSpec,
+    source: Option<&mut Model>,
+    on_event: &mut impl FnMut(Event),
+) -> Option<MaskingReport> {
+    let o = spec.checks.as_ref()?;
+    on_event(Event::Attack(format!(
+        "gradient-masking checks at eps {}",
+        o.eps
+    )));
+    Some(masking::run_checks_on(model, &data.test, o, source))
 }
 
 /// Prune, write, train the adaptive noises and measure one point; `model`
@@ -774,6 +804,7 @@ fn point(
     let (transfer, transfer_fooled) = under(&mut pruned, data, noises, &clean);
     let (adaptive, adaptive_fooled) = under(&mut pruned, data, &adaptive_noises, &clean);
     let attacks = attack(&mut pruned, data, spec, on_event);
+    let checks = check(&mut pruned, data, spec, Some(model), on_event);
     Ok(AdaptiveRow {
         method: p.method_name(),
         ratio: p.ratio.to_string(),
@@ -787,6 +818,7 @@ fn point(
         transfer_fooled,
         adaptive_fooled,
         attacks,
+        checks,
         remaining,
         model_file: format!("{}/model.safetensors", p.name()),
         noise_dir: format!("{}/noise", p.name()),

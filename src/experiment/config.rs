@@ -9,6 +9,7 @@
 
 use super::locate::{Located, key_at};
 use crate::attack::Attack;
+use crate::attack::masking::CheckOptions;
 use crate::attack::universal::{NoiseConfig, Optimizer, check_limit};
 use crate::error::{Error, Result};
 use crate::model::{Arch, arch};
@@ -228,6 +229,22 @@ pub struct AttackSpec {
     /// AutoAttack (fast: APGD-CE + APGD-T) radii.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub autoattack_fast: Vec<f32>,
+    /// Gradient-masking checks (`attack::masking`) on the attacked images:
+    /// `checks.json` beside `attacks.json`, and per point of `[adaptive]`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub checks: bool,
+    /// Radius of the checks (default: the largest radius of the section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_eps: Option<f32>,
+    /// Square's queries in the checks (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_queries: Option<usize>,
+    /// APGD-CE iterations of the checks' base run (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_steps: Option<usize>,
+    /// Check only the first N of the attacked images (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_images: Option<usize>,
 }
 
 fn default_pgd_steps() -> usize {
@@ -645,6 +662,8 @@ impl Experiment {
             if a.images == Some(0) {
                 return Err(at.err("attacks", 0, "images", "must be at least 1"));
             }
+            a.check_options()
+                .map_err(|x| at.err("attacks", 0, "checks", x))?;
         }
         for (table, s) in [("sweep", &self.sweep), ("per-layer", &self.per_layer)] {
             let Some(s) = s else { continue };
@@ -935,6 +954,48 @@ impl AttackSpec {
         }
         Ok(v)
     }
+
+    /// The settings of the gradient-masking checks (None: `checks` off).
+    pub fn check_options(&self) -> Result<Option<CheckOptions>> {
+        if !self.checks {
+            return Ok(None);
+        }
+        let largest = [
+            &self.fgsm,
+            &self.pgd,
+            &self.apgd_ce,
+            &self.apgd_dlr,
+            &self.apgd_t,
+            &self.square,
+            &self.autoattack,
+            &self.autoattack_fast,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .fold(None, |m: Option<f32>, e| Some(m.map_or(e, |m| m.max(e))));
+        let Some(eps) = self.checks_eps.or(largest) else {
+            return Err(Error::input(
+                "checks = true needs checks_eps or an attack radius",
+            ));
+        };
+        if !(eps > 0.0 && eps <= 1.0) {
+            return Err(Error::input(format!("checks_eps {eps} is outside (0, 1]")));
+        }
+        let steps = self.checks_steps.unwrap_or(100);
+        if steps == 0 || self.pgd_steps == 0 || self.checks_images == Some(0) {
+            return Err(Error::input(
+                "checks_steps, pgd_steps and checks_images must be at least 1",
+            ));
+        }
+        Ok(Some(CheckOptions {
+            apgd_steps: steps,
+            pgd_steps: self.pgd_steps,
+            queries: self.checks_queries.unwrap_or(1000),
+            images: self.checks_images.or(self.images),
+            ..CheckOptions::standard(eps, self.seed)
+        }))
+    }
 }
 
 impl SweepSection {
@@ -969,6 +1030,29 @@ impl SweepSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attack_checks_default_to_the_largest_radius_and_stay_out_of_the_key_when_off() {
+        let parse = |a: &str| {
+            Experiment::parse(
+                &format!("[[model]]\nname = \"m\"\nhidden = [8]\n[attacks]\n{a}"),
+                Path::new("x.toml"),
+            )
+        };
+        let plain = parse("fgsm = [0.1]\npgd = [0.2]\n").unwrap();
+        let off = parse("fgsm = [0.1]\npgd = [0.2]\nchecks = false\n").unwrap();
+        let a = plain.attacks.as_ref().unwrap();
+        assert_eq!(a.check_options().unwrap(), None);
+        assert_eq!(
+            serde_json::to_value(a).unwrap(),
+            serde_json::to_value(off.attacks.as_ref().unwrap()).unwrap()
+        );
+        let on = parse("fgsm = [0.1]\npgd = [0.2]\nimages = 50\nchecks = true\n").unwrap();
+        let o = on.attacks.unwrap().check_options().unwrap().unwrap();
+        assert_eq!((o.eps, o.queries, o.images), (0.2, 1000, Some(50)));
+        let e = parse("checks = true\n").unwrap_err().to_string();
+        assert!(e.contains("x.toml") && e.contains("checks_eps"), "{e}");
+    }
 
     #[test]
     fn defaults_fill_an_almost_empty_file() {

@@ -179,7 +179,13 @@ pub fn run_stage(
                     clean_accuracy,
                     attacks,
                 },
-            )
+            )?;
+            if let Some(o) = a.check_options()? {
+                progress(format!("gradient-masking checks at eps {}", o.eps));
+                let r = crate::attack::masking::run_checks_on(&mut model, &data.test, &o, None);
+                write_json(&dir.join("checks.json"), &r)?;
+            }
+            Ok(())
         }
         Kind::Decouple => {
             let model = file::load(&model_file(run, &m.name))?;
@@ -260,6 +266,7 @@ fn adaptive(
     progress: &mut dyn FnMut(String),
 ) -> Result<()> {
     use super::adaptive::{AdaptiveSpec, Event, Point};
+    use crate::attack::masking::CheckOptions;
     let m = &inst.spec;
     let (Some(a), Some(sw), Some(n)) = (&exp.adaptive, &inst.sweep(exp, false), &inst.noise(exp))
     else {
@@ -318,6 +325,13 @@ fn adaptive(
         seed: sw.seed,
         attacks,
         attack_images: a.images.or(inst.attacks(exp).and_then(|x| x.images)),
+        checks: match (&inst.attacks(exp), a.attacks) {
+            (Some(at), true) => at.check_options()?.map(|o| CheckOptions {
+                images: at.checks_images.or(a.images).or(at.images),
+                ..o
+            }),
+            _ => None,
+        },
         group: n.group,
         sparse: a.sparse,
         out: dir.to_path_buf(),

@@ -49,7 +49,7 @@ pub(super) fn groups(exp: &Experiment, insts: &[Instance], models: &[ModelOutput
 }
 
 /// "Findings": per dataset, per model, the sentences the numbers support.
-pub(super) fn findings(d: &mut Doc, exp: &Experiment, groups: &[Group]) {
+pub(super) fn findings(d: &mut Doc, exp: &Experiment, groups: &[Group], models: &[ModelOutputs]) {
     if groups.is_empty() {
         return;
     }
@@ -67,6 +67,11 @@ pub(super) fn findings(d: &mut Doc, exp: &Experiment, groups: &[Group]) {
         for g in gs {
             d.list(super::findings::group(g));
         }
+    }
+    let masked = super::masking::findings(models);
+    if !masked.is_empty() {
+        d.p("Gradient-masking checks that failed on pruned networks (see \"Gradient-masking checks\"):");
+        d.list(masked);
     }
 }
 

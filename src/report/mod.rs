@@ -17,6 +17,7 @@ pub mod doc;
 mod evidence;
 pub mod figures;
 pub mod findings;
+mod masking;
 mod outputs;
 pub mod plot;
 pub mod replicates;

@@ -1,12 +1,15 @@
 //! What a run's stages left, read back for the report: per model its
-//! training record, noise suite and noise files, attacks and sweep folders.
+//! training record, noise suite and noise files, attacks (and their
+//! gradient-masking checks) and sweep folders.
 //! Missing stages read as `None`, so a partial run still has a report.
 
+use crate::attack::masking::MaskingReport;
 use crate::attack::noise_file::Noise;
 use crate::attack::suite::SuiteReport;
 use crate::error::Result;
 use crate::experiment::sweep::results::Run;
 use crate::experiment::work::{self, AttacksRecord, TrainRecord};
+use crate::report::masking::PointChecks;
 use crate::report::replicates::AdaptivePoint;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +24,10 @@ pub(super) struct ModelOutputs {
     pub per_layer: Option<Run>,
     /// Its adaptive evaluation (the `adaptive-M` stage), empty without one.
     pub adaptive: Vec<AdaptivePoint>,
+    /// The gradient-masking checks of the `attacks-M` stage, if run.
+    pub checks: Option<MaskingReport>,
+    /// The adaptive points' gradient-masking checks, in row order.
+    pub adaptive_checks: Vec<PointChecks>,
 }
 
 pub(super) fn opt_json<T: for<'de> serde::Deserialize<'de>>(p: &Path) -> Result<Option<T>> {
@@ -56,7 +63,28 @@ pub(super) fn load_model_outputs(run: &Path, name: &str) -> Result<ModelOutputs>
         sweep: opt_run(&run.join(format!("sweep-{name}")))?,
         per_layer: opt_run(&run.join(format!("per-layer-{name}")))?,
         adaptive: adaptive_points(&run.join(format!("adaptive-{name}")))?,
+        checks: opt_json(&run.join(format!("attacks-{name}")).join("checks.json"))?,
+        adaptive_checks: adaptive_checks(&run.join(format!("adaptive-{name}")))?,
     })
+}
+
+/// The rows of an `adaptive-M` folder that hold gradient-masking checks.
+fn adaptive_checks(dir: &Path) -> Result<Vec<PointChecks>> {
+    if !dir.join("adaptive.json").exists() {
+        return Ok(Vec::new());
+    }
+    let f = crate::experiment::adaptive::load(dir)?;
+    Ok(f.rows
+        .into_iter()
+        .filter_map(|r| {
+            r.checks.map(|report| PointChecks {
+                method: r.method,
+                ratio: r.ratio,
+                attacks: r.attacks,
+                report,
+            })
+        })
+        .collect())
 }
 
 /// The points of an `adaptive-M` folder, random masks averaged into one

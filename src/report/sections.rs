@@ -1,12 +1,13 @@
 //! The content of a report, section by section, from what a run's stages
 //! left: models, noise, sweeps, per-layer sweeps, lq against sce, the best
-//! tables beside the article's, attacks, sparse speed-ups, stage times,
+//! tables beside the article's, attacks and their gradient-masking checks,
+//! sparse speed-ups, stage times,
 //! versions and seeds.
 
 use super::compare::{best_rows, f4, pct, resilience, trend, verdict};
 use super::doc::Doc;
 use super::outputs::{ModelOutputs, load_model_outputs, opt_json};
-use super::{article, evidence, figures};
+use super::{article, evidence, figures, masking};
 use crate::error::{Error, Result};
 use crate::experiment::cache::StagesFile;
 use crate::experiment::config::{Experiment, ModelSpec};
@@ -54,7 +55,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
         stages: &stages,
     };
     let groups = evidence::groups(&exp, &insts, &models);
-    evidence::findings(&mut d, &exp, &groups);
+    evidence::findings(&mut d, &exp, &groups, &models);
     model_table(&mut d, &c)?;
     noise(&mut d, &c)?;
     sweeps(&mut d, &c)?;
@@ -65,6 +66,7 @@ pub fn build(run: &Path) -> Result<(Doc, String)> {
     evidence::pruned_attacks(&mut d, &groups);
     evidence::datasets(&mut d, &exp, &groups);
     attacks(&mut d, &c)?;
+    masking::section(&mut d, &models);
     sparse(&mut d, &c)?;
     stage_times(&mut d, &c)?;
     versions(&mut d, &c)?;
@@ -417,7 +419,7 @@ fn attacks(d: &mut Doc, c: &Ctx) -> Result<()> {
                     m.name.clone(),
                     e.attack.clone(),
                     e.images.to_string(),
-                    f4(e.robust_accuracy),
+                    masking::figure(e.robust_accuracy, m.checks.as_ref()),
                     f4(e.success_rate),
                     format!("{:.2}", e.seconds),
                 ]);
