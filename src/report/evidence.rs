@@ -128,7 +128,7 @@ pub(super) fn transfer_adaptive(d: &mut Doc, groups: &[Group]) {
 /// Per-example attacks (FGSM, PGD, APGD, AutoAttack, … of `[attacks]`) on
 /// the pruned networks of the adaptive stage.
 pub(super) fn pruned_attacks(d: &mut Doc, groups: &[Group]) {
-    let tables: Vec<(&Group, (Vec<String>, Vec<Vec<String>>))> = groups
+    let tables: Vec<(&Group, replicates::Table)> = groups
         .iter()
         .filter_map(|g| Some((g, replicates::attack_table(g)?)))
         .collect();

@@ -12,6 +12,9 @@ use super::best::{self, Threshold};
 use super::stats::{Summary, summarize};
 use crate::experiment::sweep::{Row, Settings};
 
+/// A table as text: header and rows.
+pub type Table = (Vec<String>, Vec<Vec<String>>);
+
 /// A lift of at least this much (10 points) counts as a raise.
 pub const LIFT: f64 = 0.10;
 
@@ -462,7 +465,7 @@ pub fn bands(g: &Group) -> Vec<(String, BandPoints)> {
 /// unpruned model, each method at its best ratio, and every other ratio
 /// the adaptive stage evaluated in all replicates (its grid); cells are
 /// mean robust accuracy ± half the 95% interval.
-pub fn attack_table(g: &Group) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+pub fn attack_table(g: &Group) -> Option<Table> {
     let names: Vec<String> = g
         .replicates
         .iter()
