@@ -147,6 +147,32 @@ pub fn lock_dir(dir: &Path) -> Result<Lock> {
     Ok(lock)
 }
 
+/// Whether a process holds the writer lock of the folder `dir` (taken by
+/// [`lock_dir`]); probes with a shared non-blocking lock and lets it go.
+pub fn is_locked(dir: &Path) -> Result<bool> {
+    let lock = dir.join(LOCK_NAME);
+    let file = match std::fs::File::open(&lock) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(&lock, e)),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor we own; dropping `file` releases it.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Ok(true);
+            }
+            return Err(Error::io(&lock, e));
+        }
+    }
+    drop(file);
+    Ok(false)
+}
+
 /// Lock the output file `path` for writing (lock file `path.lock`), and
 /// remove the temporary files a killed writer left for it and for the files
 /// written beside it, `also` (a checkpoint, a log).
@@ -219,6 +245,16 @@ fn lock_at(lock: &Path, what: &Path) -> Result<Lock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_folder_lock_is_seen_and_a_released_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_locked(dir.path()).unwrap(), "no lock file yet");
+        let held = lock_dir(dir.path()).unwrap();
+        assert!(is_locked(dir.path()).unwrap());
+        drop(held);
+        assert!(!is_locked(dir.path()).unwrap());
+    }
 
     #[test]
     fn writes_and_replaces_without_leftovers() {

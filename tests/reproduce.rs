@@ -446,6 +446,61 @@ fn bad_experiment_files_name_file_line_and_key() {
     assert!(err.contains("line 1, key dataset"), "{err}");
 }
 
+#[test]
+fn status_tells_done_running_interrupted_stale_and_not_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "exp.toml", &tiny("0,0.5"));
+    let run = dir.path().join("run");
+    reproduce(&exp, &run, &["--only", "train"]);
+    let states = || -> Vec<(String, String)> {
+        let o = parana()
+            .args(["status", "--json"])
+            .arg(&run)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap().to_string(),
+                    s["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let of = |st: &[(String, String)], id: &str| {
+        st.iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, s)| s.clone())
+            .unwrap()
+    };
+    let st = states();
+    assert_eq!(of(&st, "train-tiny"), "done");
+    assert_eq!(of(&st, "sweep-tiny"), "not-started");
+    assert_eq!(st.last().unwrap().0, "report", "plan order");
+    // A started, unfinished stage: interrupted, or running while a process
+    // holds the run's lock.
+    let p = run.join("stages.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["stages"]["train-tiny"]["done"] = serde_json::json!(false);
+    std::fs::write(&p, v.to_string()).unwrap();
+    assert_eq!(of(&states(), "train-tiny"), "interrupted");
+    let lock = parana::io::lock_dir(&run).unwrap();
+    assert_eq!(of(&states(), "train-tiny"), "running");
+    drop(lock);
+    v["stages"]["train-tiny"]["key"] = serde_json::json!("0000");
+    std::fs::write(&p, v.to_string()).unwrap();
+    assert_eq!(of(&states(), "train-tiny"), "stale");
+    // Not a run folder: one line, exit 2.
+    let o = parana().arg("status").arg(dir.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a `parana reproduce` run folder"));
+}
+
 /// Fashion-MNIST as Debian's `dataset-fashion-mnist` installs it.
 fn fashion_installed() -> bool {
     Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()

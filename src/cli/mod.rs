@@ -14,6 +14,7 @@ mod plot;
 mod prune;
 mod report;
 mod reproduce;
+mod status;
 mod sweep;
 mod train;
 
@@ -69,6 +70,8 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Write the report (Markdown and self-contained HTML) of a reproduce run.
     Report(report::ReportArgs),
+    /// The state of every stage of a reproduce run (done, running, interrupted, …).
+    Status(status::StatusArgs),
 }
 
 /// Options every command can read.
@@ -132,6 +135,7 @@ pub fn main() -> i32 {
         Command::Plot(a) => plot::run(a, g),
         Command::Reproduce(a) => reproduce::run(a, g),
         Command::Report(a) => report::run(a, g),
+        Command::Status(a) => status::run(a, g),
     };
     match result {
         Ok(()) => 0,

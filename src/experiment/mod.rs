@@ -15,6 +15,7 @@ pub mod config;
 pub mod locate;
 pub mod reproduce;
 pub mod stage;
+pub mod status;
 pub mod sweep;
 pub mod work;
 
