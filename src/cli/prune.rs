@@ -114,14 +114,7 @@ impl PruneOpts {
         m.insert("pruning_offset".into(), s.offset.to_string());
         m.insert(
             "pruning_layers".into(),
-            match &s.layers {
-                Some(l) => l
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                None => "all".into(),
-            },
+            crate::prune::layers_name(s.layers.as_deref()),
         );
         m.insert("pruning_score_data".into(), self.score_data.clone());
         m.insert("pruning_score_images".into(), self.score_images.to_string());

@@ -398,7 +398,10 @@ fn pruning_meta(spec: &AdaptiveSpec, p: &Point, from_sha: &str) -> BTreeMap<Stri
     m.insert("pruning_ratio".into(), p.ratio.to_string());
     m.insert("pruning_scope".into(), spec.scope.name().into());
     m.insert("pruning_offset".into(), spec.offset.to_string());
-    m.insert("pruning_layers".into(), layers_name(&spec.layers));
+    m.insert(
+        "pruning_layers".into(),
+        crate::prune::layers_name(spec.layers.as_deref()),
+    );
     let needs = p.method.is_some_and(Method::needs_inputs);
     m.insert(
         "pruning_score_data".into(),
@@ -412,17 +415,6 @@ fn pruning_meta(spec: &AdaptiveSpec, p: &Point, from_sha: &str) -> BTreeMap<Stri
     m.insert("pruning_seed".into(), spec.seed.to_string());
     m.insert("pruned_from_sha256".into(), from_sha.into());
     m
-}
-
-fn layers_name(l: &Option<Vec<usize>>) -> String {
-    match l {
-        Some(l) => l
-            .iter()
-            .map(|k| k.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        None => "all".into(),
-    }
 }
 
 /// Accuracy and fooling rate of `model` under each noise.
@@ -509,7 +501,7 @@ pub fn run(
             .collect(),
         scope: spec.scope.name().into(),
         offset: spec.offset.to_string(),
-        layers: layers_name(&spec.layers),
+        layers: crate::prune::layers_name(spec.layers.as_deref()),
         score_data: spec.score_data.clone(),
         score_images: spec.score_images,
         seed: spec.seed,

@@ -124,6 +124,19 @@ impl Method {
     }
 }
 
+/// The prunable layers a setting names, as recorded in metadata: `0,2`,
+/// or `all` when every layer is pruned.
+pub fn layers_name(layers: Option<&[usize]>) -> String {
+    match layers {
+        Some(l) => l
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        None => "all".into(),
+    }
+}
+
 /// Which weights compete with each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
