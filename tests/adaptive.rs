@@ -202,6 +202,34 @@ fn adaptive_stage_records_best_and_grid_points_that_parana_eval_reproduces() {
     };
     assert_eq!(first(&args(&[]))["new_rows"], 2);
     assert_eq!(first(&args(&[]))["new_rows"], 0);
+    // With the gradient-masking checks: each point carries them, the pruned
+    // one with the transfer check from the unpruned model.
+    let checked = dir.path().join("adapt-checked");
+    let mut a = args(&[
+        "--attack",
+        "apgd-ce:0.1",
+        "--apgd-steps",
+        "5",
+        "--queries",
+        "50",
+        "--images",
+        "60",
+        "--attack-checks",
+    ]);
+    let o = a.iter().position(|s| s == "--out").unwrap();
+    a[o + 1] = checked.to_str().unwrap().to_string();
+    assert_eq!(first(&a)["new_rows"], 2);
+    let f = adaptive::load(&checked).unwrap();
+    for r in &f.rows {
+        let c = r
+            .checks
+            .as_ref()
+            .unwrap_or_else(|| panic!("no checks on {}", r.method));
+        assert_eq!((c.eps, c.images), (0.1, 60));
+        let names: Vec<&str> = c.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.contains(&"transfer"), r.method != "none", "{names:?}");
+        assert_eq!(r.attacks.len(), 1);
+    }
     let bad = run_on_mnist(&[
         "adapt",
         "--model",
