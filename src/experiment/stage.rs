@@ -225,6 +225,7 @@ pub fn plan(exp: &Experiment) -> Vec<Stage> {
         all,
         serde_json::json!({
             "report": json(&exp.report),
+            "rules": crate::report::RULES,
             "title": exp.title,
             "description": exp.description,
         }),

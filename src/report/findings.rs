@@ -118,7 +118,7 @@ pub fn group(g: &Group) -> Vec<String> {
     };
     let methods: Vec<String> = g.methods().into_iter().filter(|m| m != "random").collect();
     let has_random = g.methods().iter().any(|m| m == "random");
-    let mut act_lift: Option<f64> = None;
+    let mut act_lift: Option<(f64, bool)> = None;
     let mut inputs_lift: Option<f64> = None;
     for m in &methods {
         let pairs = g.best_pairs(m);
@@ -140,12 +140,16 @@ pub fn group(g: &Group) -> Vec<String> {
             .collect();
         let (per_noise, lift, raised) = lifts(&tr);
         let (count, phrase) = count_phrase(&per_noise, &raised, found.len(), "transferred noises");
-        let verdict = match (holds(&lift, count, k), 2 * count >= k) {
+        let lift_holds = holds(&lift, count, k);
+        let verdict = match (lift_holds, 2 * count >= k) {
             (true, true) => {
                 "the article's claim (pruning raises accuracy under the noise) holds here"
             }
             (true, false) => {
                 "the article's claim holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)"
+            }
+            (false, _) if lift.n >= 2 && lift.ci().1 >= LIFT => {
+                "whether the article's claim holds is not settled here: the lift's 95% interval spans both zero and 10 points, so the seeds disagree and more of them would decide"
             }
             (false, _) => {
                 "the article's claim (pruning raises accuracy under the noise) does not hold here"
@@ -166,20 +170,23 @@ pub fn group(g: &Group) -> Vec<String> {
             lift.points()
         ));
         if m == "act" {
-            act_lift = Some(lift.mean);
+            act_lift = Some((lift.mean, lift_holds));
         }
         if m == "act-inputs" {
             inputs_lift = Some(lift.mean);
         }
         // Adaptive noise at the same points, and the stronger of the two.
+        // The baseline is the adaptive stage's own unpruned point, so every
+        // figure of the sentence comes from the same images (a sweep may
+        // use fewer test images than the adaptive stage).
         let pts: Vec<(AdaptivePoint, Vec<f64>)> = g
             .replicates
             .iter()
             .zip(&pairs)
-            .filter_map(|(r, (z, b))| {
-                let (z, b) = (z.as_ref()?, b.as_ref()?);
-                let p = r.adaptive_point(m, &b.ratio)?;
-                Some((p.clone(), z.noisy.clone()))
+            .filter_map(|(r, (_, b))| {
+                let p = r.adaptive_point(m, &b.as_ref()?.ratio)?;
+                let z = r.adaptive_point("none", "0")?;
+                Some((p.clone(), z.transfer.clone()))
             })
             .collect();
         if !pts.is_empty() {
@@ -189,6 +196,11 @@ pub fn group(g: &Group) -> Vec<String> {
                 .collect();
             let worst: Vec<(Vec<f64>, Vec<f64>)> =
                 pts.iter().map(|(p, z)| (p.worst(), z.clone())).collect();
+            let same: Vec<(Vec<f64>, Vec<f64>)> = pts
+                .iter()
+                .map(|(p, z)| (p.transfer.clone(), z.clone()))
+                .collect();
+            let (_, tlift, _) = lifts(&same);
             let (pn, alift, araised) = lifts(&ad);
             let (_, aphrase) = count_phrase(
                 &pn,
@@ -206,7 +218,7 @@ pub fn group(g: &Group) -> Vec<String> {
                     a > t
                 })
                 .count();
-            let tail = if wlift.mean < lift.mean / 2.0 && lift.mean > 0.0 {
+            let tail = if wlift.mean < tlift.mean / 2.0 && tlift.mean > 0.0 {
                 ": most of the transferred lift is gone against an attack aimed at the pruned network, so it was mostly a failure of the noise to transfer, not robustness"
             } else if wlift.mean > 0.0 && holds(&wlift, 1, 1) {
                 ": the lift survives the stronger of the two attacks"
@@ -221,14 +233,15 @@ pub fn group(g: &Group) -> Vec<String> {
                 String::new()
             };
             out.push(format!(
-                "Against noises retrained on the pruned network ({m}, same ratios{}), accuracy rises by >= 10 points {aphrase}, mean lift {} points; taking per noise the stronger of the transferred and the retrained noise, {wphrase}, mean lift {} points{tail}.{weak}",
+                "Against noises retrained on the pruned network ({m}, same ratios{}), accuracy rises by >= 10 points {aphrase}, mean lift {} points; taking per noise the stronger of the transferred and the retrained noise, {wphrase}, mean lift {} points, against {} points for the transferred noise on the same images{tail}.{weak}",
                 if ad.len() < found.len() {
                     format!(", {} of {} seeds evaluated", ad.len(), found.len())
                 } else {
                     String::new()
                 },
                 alift.points(),
-                wlift.points()
+                wlift.points(),
+                tlift.points()
             ));
         }
         // Random pruning at the same ratios.
@@ -268,7 +281,19 @@ pub fn group(g: &Group) -> Vec<String> {
                 ));
             }
         }
-        // Attribution to single layers.
+        // Attribution to single layers: only of a lift that holds (shares
+        // of a lift indistinguishable from zero are noise).
+        let has_layers = g.replicates.iter().any(|r| {
+            r.per_layer
+                .as_ref()
+                .is_some_and(|(s, _)| s.methods.contains(m))
+        });
+        if has_layers && !lift_holds {
+            out.push(format!(
+                "The per-layer sweeps of {m} are not used to attribute its lift to layers: the whole-net lift does not hold, so shares of it would be noise."
+            ));
+            continue;
+        }
         let shares: Vec<Vec<f64>> = g
             .replicates
             .iter()
@@ -321,10 +346,8 @@ pub fn group(g: &Group) -> Vec<String> {
             ));
         }
     }
-    if let (Some(a), Some(i)) = (act_lift, inputs_lift)
-        && a > 0.0
-    {
-        out.push(format!(
+    match (act_lift, inputs_lift) {
+        (Some((a, true)), Some(i)) if a > 0.0 => out.push(format!(
             "Pruning input pixels alone (act-inputs) gives {} of act's lift, so act {} as an input filter.",
             pct(i / a),
             if i >= 0.8 * a {
@@ -334,7 +357,11 @@ pub fn group(g: &Group) -> Vec<String> {
             } else {
                 "does not work mainly"
             }
-        ));
+        )),
+        (Some(_), Some(_)) => out.push(
+            "act's lift does not hold, so the share of it that pruning input pixels alone (act-inputs) gives is not computed; act-inputs' own lift is stated above.".to_string(),
+        ),
+        _ => {}
     }
     out
 }
@@ -495,9 +522,47 @@ mod tests {
     }
 
     #[test]
+    fn seeds_that_disagree_leave_the_claim_unsettled() {
+        // Lifts of 30, 0 and -10 points: mean 6.7, interval far wider than 10.
+        let g = group(vec![
+            replicate(0.3, 0.0, 0.0),
+            replicate(0.0, 0.0, 0.0),
+            replicate(-0.1, 0.0, 0.0),
+        ]);
+        let f = super::group(&g);
+        assert!(
+            f[0].ends_with("is not settled here: the lift's 95% interval spans both zero and 10 points, so the seeds disagree and more of them would decide."),
+            "{}",
+            f[0]
+        );
+        // A lift whose interval stays below 10 points is a claim that does
+        // not hold, not an unsettled one.
+        let g = group(vec![
+            replicate(0.02, 0.0, 0.0),
+            replicate(0.0, 0.0, 0.0),
+            replicate(-0.01, 0.0, 0.0),
+        ]);
+        let f = super::group(&g);
+        assert!(f[0].ends_with("does not hold here."), "{}", f[0]);
+    }
+
+    #[test]
     fn adaptive_noise_that_undoes_the_lift_is_called_out() {
         let mut reps = vec![replicate(0.2, 0.0, 0.0), replicate(0.2, 0.0, 0.01)];
         for r in &mut reps {
+            // The adaptive stage's unpruned point: the baseline, on the
+            // stage's own images (2 points below the sweep's here).
+            let z = r.rows.iter().find(|x| x.ratio == "0").unwrap().clone();
+            let zn: Vec<f64> = z.noisy.iter().map(|v| v - 0.02).collect();
+            r.adaptive.push(AdaptivePoint {
+                method: "none".into(),
+                ratio: "0".into(),
+                clean: z.clean,
+                transfer: zn.clone(),
+                adaptive: zn,
+                attacks: vec![],
+                grid: false,
+            });
             let b = r
                 .rows
                 .iter()
@@ -508,9 +573,9 @@ mod tests {
                 method: "act".into(),
                 ratio: "0.8".into(),
                 clean: b.clean,
-                transfer: b.noisy.clone(),
+                transfer: b.noisy.iter().map(|v| v - 0.02).collect(),
                 // Retrained noise takes back all but 2 points.
-                adaptive: b.noisy.iter().map(|v| v - 0.18).collect(),
+                adaptive: b.noisy.iter().map(|v| v - 0.2).collect(),
                 attacks: vec![],
                 grid: false,
             });
@@ -537,9 +602,28 @@ mod tests {
             "{a}"
         );
         assert!(!a.contains("weaker than the transferred"), "{a}");
+        // Lifts from the adaptive stage's images, the transferred one too.
+        assert!(
+            a.contains("mean lift 2.5 (95% CI -3.9 to 8.9) points;"),
+            "{a}"
+        );
+        assert!(
+            a.contains("against 20.5 (95% CI 14.1 to 26.9) points for the transferred noise on the same images"),
+            "{a}"
+        );
+        // Without the unpruned point there is no baseline and no sentence.
+        let mut bare = reps.clone();
+        for r in &mut bare {
+            r.adaptive.retain(|p| p.method != "none");
+        }
+        assert!(
+            !super::group(&group(bare))
+                .iter()
+                .any(|s| s.starts_with("Against noises retrained"))
+        );
         // The same lift surviving the retrained noise is said to survive.
         for r in &mut reps {
-            let p = &mut r.adaptive[0];
+            let p = r.adaptive.iter_mut().find(|p| p.method == "act").unwrap();
             p.adaptive = p.transfer.iter().map(|v| v - 0.01).collect();
         }
         let a = sentence(&reps);
@@ -552,7 +636,7 @@ mod tests {
         // A retrained noise weaker than the transferred one is said to be,
         // and the worst case is then the transferred noise.
         for r in &mut reps {
-            let p = &mut r.adaptive[0];
+            let p = r.adaptive.iter_mut().find(|p| p.method == "act").unwrap();
             p.adaptive = p.transfer.iter().map(|v| v + 0.05).collect();
         }
         let a = sentence(&reps);
@@ -561,6 +645,65 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("mean lift 25.5"), "{a}");
+    }
+
+    /// `r` with an `act-inputs` method that gives `share` of act's lift.
+    fn with_inputs(mut r: Replicate, share: f64) -> Replicate {
+        let base = r
+            .rows
+            .iter()
+            .find(|x| x.ratio == "0")
+            .unwrap()
+            .noisy
+            .clone();
+        let extra: Vec<Row> = r
+            .rows
+            .iter()
+            .filter(|x| x.method == "act")
+            .map(|x| {
+                let noisy: Vec<f64> = x
+                    .noisy
+                    .iter()
+                    .zip(&base)
+                    .map(|(v, b)| b + (v - b) * share)
+                    .collect();
+                Row {
+                    method: "act-inputs".into(),
+                    mean_noisy: noisy.iter().sum::<f64>() / noisy.len() as f64,
+                    noisy,
+                    ..x.clone()
+                }
+            })
+            .collect();
+        r.rows.extend(extra);
+        r.settings.methods.push("act-inputs".into());
+        r
+    }
+
+    #[test]
+    fn the_input_filter_share_follows_the_numbers() {
+        let sentence = |lift: f64, share: f64| -> String {
+            let reps = [0.0, 0.01, -0.01]
+                .map(|j| with_inputs(replicate(lift, 0.0, j), share))
+                .to_vec();
+            super::group(&group(reps)).pop().unwrap()
+        };
+        let s = sentence(0.2, 0.9);
+        assert!(s.contains("gives 90% of act's lift"), "{s}");
+        assert!(s.ends_with("act works largely as an input filter."), "{s}");
+        let s = sentence(0.2, 0.5);
+        assert!(
+            s.contains("gives 50% of act's lift, so act works partly"),
+            "{s}"
+        );
+        let s = sentence(0.2, 0.1);
+        assert!(s.contains("does not work mainly as an input filter"), "{s}");
+        // No share of a lift that does not hold.
+        let s = sentence(0.0, 0.9);
+        assert!(
+            s.starts_with("act's lift does not hold, so the share"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -583,6 +726,16 @@ mod tests {
         assert!(
             a.contains("layer0 75%, layer1 25%; the largest comes from layer0"),
             "{a}"
+        );
+        // No shares of a lift that does not hold: the sentence says why.
+        let mut r = replicate(0.0, 0.0, 0.0);
+        r.per_layer = Some((settings(&["act"], &["layer0"]), vec![]));
+        let f = super::group(&group(vec![r]));
+        assert!(!f.iter().any(|s| s.starts_with("Pruning one layer")));
+        assert!(
+            f.iter()
+                .any(|s| s.contains("not used to attribute its lift to layers")),
+            "{f:?}"
         );
         // No attribution for a method the per-layer sweeps left out.
         let mut r = replicate(0.2, 0.0, 0.0);
