@@ -461,15 +461,15 @@ mod tests {
         }
     }
 
+    /// The findings of three replicates `(lift, rlift, jitter)`.
+    fn findings_of(reps: [(f64, f64, f64); 3]) -> Vec<String> {
+        super::group(&group(reps.map(|(l, r, j)| replicate(l, r, j)).to_vec()))
+    }
+
     #[test]
     fn a_lift_that_holds_is_said_to_hold_with_its_numbers() {
         // Lifts of 15, 16 and 9 points under every noise.
-        let g = group(vec![
-            replicate(0.15, 0.0, 0.0),
-            replicate(0.15, 0.0, 0.01),
-            replicate(0.15, 0.0, -0.06),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.15, 0.0, 0.0), (0.15, 0.0, 0.01), (0.15, 0.0, -0.06)]);
         assert!(f[0].starts_with("lq (3 seeds): act at 80% raises accuracy by >= 10 points under 4 of 4 transferred noises (on average over 3 seeds; each of them in at least 2 of 3 seeds)"), "{}", f[0]);
         assert!(
             f[0].contains("mean lift 13.3 (95% CI 3.9 to 22.7)"),
@@ -484,12 +484,7 @@ mod tests {
     #[test]
     fn sentences_follow_the_numbers_when_the_effect_is_absent() {
         // act lifts nothing; random pruning does as well as act.
-        let g = group(vec![
-            replicate(0.0, 0.0, 0.0),
-            replicate(0.0, 0.0, 0.01),
-            replicate(0.0, 0.0, -0.01),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.0, 0.0, 0.0), (0.0, 0.0, 0.01), (0.0, 0.0, -0.01)]);
         assert!(
             f[0].contains("under none of the 4 transferred noises"),
             "{}",
@@ -497,12 +492,7 @@ mod tests {
         );
         assert!(f[0].ends_with("does not hold here."), "{}", f[0]);
         // A lift that random pruning matches is not specific to act.
-        let g = group(vec![
-            replicate(0.15, 0.15, 0.0),
-            replicate(0.15, 0.15, 0.01),
-            replicate(0.15, 0.15, -0.01),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.15, 0.15, 0.0), (0.15, 0.15, 0.01), (0.15, 0.15, -0.01)]);
         assert!(f[0].ends_with("holds here."), "{}", f[0]);
         assert!(
             f[1].contains("not distinguishable from removing as many weights at random"),
@@ -510,12 +500,7 @@ mod tests {
             f[1]
         );
         // A lift of 5 points under every noise: fewer noises counted, still a lift.
-        let g = group(vec![
-            replicate(0.05, 0.0, 0.0),
-            replicate(0.06, 0.0, 0.0),
-            replicate(0.055, 0.0, 0.0),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.05, 0.0, 0.0), (0.06, 0.0, 0.0), (0.055, 0.0, 0.0)]);
         assert!(f[0].contains("under none of the 4"), "{}", f[0]);
         assert!(f[0].contains("mean lift 5.5"), "{}", f[0]);
         assert!(f[0].ends_with("holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)."), "{}", f[0]);
@@ -524,12 +509,7 @@ mod tests {
     #[test]
     fn seeds_that_disagree_leave_the_claim_unsettled() {
         // Lifts of 30, 0 and -10 points: mean 6.7, interval far wider than 10.
-        let g = group(vec![
-            replicate(0.3, 0.0, 0.0),
-            replicate(0.0, 0.0, 0.0),
-            replicate(-0.1, 0.0, 0.0),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.3, 0.0, 0.0), (0.0, 0.0, 0.0), (-0.1, 0.0, 0.0)]);
         assert!(
             f[0].ends_with("is not settled here: the lift's 95% interval spans both zero and 10 points, so the seeds disagree and more of them would decide."),
             "{}",
@@ -537,12 +517,7 @@ mod tests {
         );
         // A lift whose interval stays below 10 points is a claim that does
         // not hold, not an unsettled one.
-        let g = group(vec![
-            replicate(0.02, 0.0, 0.0),
-            replicate(0.0, 0.0, 0.0),
-            replicate(-0.01, 0.0, 0.0),
-        ]);
-        let f = super::group(&g);
+        let f = findings_of([(0.02, 0.0, 0.0), (0.0, 0.0, 0.0), (-0.01, 0.0, 0.0)]);
         assert!(f[0].ends_with("does not hold here."), "{}", f[0]);
     }
 
