@@ -91,18 +91,19 @@ impl Follow {
         } else {
             out.at = Where::Ended;
             let mut words = Vec::new();
+            let mut blamed = false;
             for r in &recs {
-                if let Some(e) = query::ended(&r.job_id) {
-                    if e.iter().any(|s| s != "COMPLETED") && out.detail.is_none() {
-                        out.job = r.job_id.clone();
-                        out.log = r.log.clone();
-                    }
-                    let what = if r.shards.is_some() { "shards " } else { "" };
-                    words.push(format!("{what}{}", e.join("/")));
+                let Some(e) = query::ended(&r.job_id) else {
+                    continue;
+                };
+                // The log to read is the first job that did not complete.
+                if !blamed && e.iter().any(|s| s != "COMPLETED") {
+                    blamed = true;
+                    out.job = r.job_id.clone();
+                    out.log = r.log.clone();
                 }
-                if out.job == r.job_id && !words.is_empty() {
-                    out.detail = Some(words.join(", "));
-                }
+                let what = if r.shards.is_some() { "shards" } else { "job" };
+                words.push(format!("{what} {}", e.join("/")));
             }
             if !words.is_empty() {
                 out.detail = Some(words.join(", "));
