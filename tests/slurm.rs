@@ -383,3 +383,122 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
         assert!(!alive, "daemon {} still running after stop", p.trim());
     }
 }
+
+const TINY: &str = r#"
+[[model]]
+name = "t"
+hidden = [8]
+steps = 10
+
+[noise]
+pairs = [[3, 0.25]]
+steps = 5
+
+[sweep]
+methods = ["abs"]
+ratios = "0:0.9:0.1"
+
+[slurm]
+time = "0:30:00"
+
+[slurm.stage.sweep]
+shards = 3
+cpus-per-task = 2
+"#;
+
+#[test]
+fn dry_run_writes_the_scripts_and_prints_the_plan_without_slurm() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("tiny.toml");
+    std::fs::write(&exp, TINY).unwrap();
+    let run = dir.path().join("run");
+    let o = common::parana()
+        .arg("reproduce")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&run)
+        .args([
+            "--slurm",
+            "--dry-run",
+            "--allow-local-run-dir",
+            "--partition",
+            "cpu",
+            "--sbatch-arg=--qos=short",
+        ])
+        // No Slurm needed for a dry run.
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<&str> = out
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("-"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        ["train-t", "noise-t", "sweep-t.shards", "sweep-t", "report"],
+        "{out}"
+    );
+    assert!(out.contains("array 1-3 of 3 shards"), "{out}");
+    assert!(
+        out.contains("5 jobs (4 stage jobs, 1 arrays of 3 shard tasks)"),
+        "{out}"
+    );
+    let shards = std::fs::read_to_string(run.join("slurm/sweep-t.shards.sbatch")).unwrap();
+    for l in [
+        "#SBATCH --array=1-3",
+        "#SBATCH --partition=cpu",
+        "#SBATCH --time=0:30:00",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --qos=short",
+        "--job 'sweep-t' --shard \"$SLURM_ARRAY_TASK_ID/3\"",
+    ] {
+        assert!(shards.contains(l), "{l} not in\n{shards}");
+    }
+    let train = std::fs::read_to_string(run.join("slurm/train-t.sbatch")).unwrap();
+    assert!(!train.contains("--cpus-per-task"), "{train}");
+    assert!(train.contains("--job 'train-t'\n"), "{train}");
+    // Nothing submitted, nothing recorded.
+    assert!(!run.join("slurm/jobs.json").exists());
+    assert!(!run.join("stages.json").exists());
+}
+
+#[test]
+fn slurm_refuses_local_run_folders_and_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("tiny.toml");
+    std::fs::write(&exp, TINY).unwrap();
+    let run = dir.path().join("run");
+    let go = |exp: &Path, extra: &[&str]| {
+        common::parana()
+            .arg("reproduce")
+            .arg(exp)
+            .arg("--out")
+            .arg(&run)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    if dir.path().starts_with("/tmp") {
+        common::assert_user_error(
+            &go(&exp, &["--slurm", "--dry-run"]),
+            "which the nodes of a cluster do not share",
+        );
+    }
+    let o = go(&exp, &["--partition", "cpu"]);
+    assert_eq!(o.status.code(), Some(2), "--partition needs --slurm");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, TINY.replace("cpus-per-task = 2", "cpus-per-task = 0")).unwrap();
+    let o = go(&bad, &["--slurm", "--dry-run", "--allow-local-run-dir"]);
+    common::assert_user_error(&o, "at least 1");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"));
+    std::fs::write(
+        &bad,
+        TINY.replace("[slurm.stage.sweep]", "[slurm.stage.swep]"),
+    )
+    .unwrap();
+    let o = go(&bad, &["--slurm", "--dry-run", "--allow-local-run-dir"]);
+    common::assert_user_error(&o, "[slurm.stage.swep]: no such stage");
+}

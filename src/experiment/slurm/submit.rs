@@ -83,10 +83,40 @@ fn sbatch(script: &Path, after: &[String]) -> Result<String> {
     Ok(id)
 }
 
+/// Refuse a `[slurm]` table with values `sbatch` would misread or a
+/// `[slurm.stage.X]` that names no stage id or kind of the experiment.
+fn check_section(exp: &Experiment, exp_path: &Path) -> Result<()> {
+    let Some(sec) = &exp.slurm else {
+        return Ok(());
+    };
+    sec.all
+        .check("[slurm]")
+        .map_err(|e| Error::file(exp_path, e.to_string()))?;
+    let stages = crate::experiment::stage::plan(exp);
+    for (name, r) in &sec.stage {
+        let what = format!("[slurm.stage.{name}]");
+        if !stages.iter().any(|s| s.selected_by(name)) {
+            let ids: Vec<&str> = stages.iter().map(|s| s.id.as_str()).collect();
+            return Err(Error::file(
+                exp_path,
+                format!(
+                    "{what}: no such stage (stages: {}; or a kind: train, noise, attacks, decouple, \
+                     sweep, per-layer, adaptive, sparse, report)",
+                    ids.join(", ")
+                ),
+            ));
+        }
+        r.check(&what)
+            .map_err(|e| Error::file(exp_path, e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// Submit (or plan) `exp_path` into `run`.
 pub fn submit(exp_path: &Path, run: &Path, opts: &Options) -> Result<Outcome> {
     let src = std::fs::read_to_string(exp_path).map_err(|e| Error::io(exp_path, e))?;
     let exp = Experiment::parse(&src, exp_path)?;
+    check_section(&exp, exp_path)?;
     opts.resources.check("--slurm options")?;
     let run = absolute(run)?;
     if !opts.allow_local_run_dir
