@@ -1,7 +1,7 @@
 //! `parana reproduce --slurm` on a real one-node Slurm cluster brought up
 //! on localhost by scripts/slurm-local.sh (Debian's slurm-wlm and munge):
 //! experiments/quick.toml runs as a job graph, one of its sweep arrays is
-//! cancelled with `scancel` after a shard finished, the same command then
+//! cancelled with `scancel` with one shard left, the same command then
 //! resubmits only what is unfinished, every job of that submission
 //! completes, and the outputs equal a local run's. In CI (CI set, as root)
 //! a cluster that cannot be brought up fails the test; elsewhere the test
@@ -210,10 +210,21 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    // Submit; cancel sweep-lq's array once one of its shards finished.
+    // Submit; hold the last shard of sweep-lq's array, and cancel the array
+    // once the others finished (on any number of CPUs, one shard is left).
     let first = reproduce_slurm(&cluster, &exp, &run);
     let array = job_id(&first, "sweep-lq.shards").expect("sweep-lq is sharded");
     assert!(first.contains("after train-lq,noise-lq"), "{first}");
+    let n: usize = first
+        .lines()
+        .find(|l| l.starts_with("sweep-lq.shards"))
+        .and_then(|l| l.split(" of ").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(n > 1, "{first}");
+    let o = slurm(&cluster, "scontrol", &["hold", &format!("{array}_{n}")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let shards = || -> Vec<PathBuf> {
         std::fs::read_dir(run.join("slurm/shards"))
             .into_iter()
@@ -239,9 +250,9 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
         v
     };
     wait_for(
-        "a finished shard of sweep-lq",
+        "the unheld shards of sweep-lq",
         Duration::from_secs(600),
-        || !markers(&shards()).is_empty(),
+        || markers(&shards()).len() == n - 1,
     );
     let o = slurm(&cluster, "scancel", &[&array]);
     assert!(o.status.success());
@@ -249,17 +260,7 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
         queue_empty(&cluster)
     });
     let done_before = markers(&shards());
-    let n: usize = first
-        .lines()
-        .find(|l| l.starts_with("sweep-lq.shards"))
-        .and_then(|l| l.split(" of ").nth(1))
-        .and_then(|t| t.split_whitespace().next())
-        .and_then(|t| t.parse().ok())
-        .unwrap();
-    assert!(
-        done_before.len() < n,
-        "every shard finished before scancel: nothing to resume (markers {done_before:?})"
-    );
+    assert_eq!(done_before.len(), n - 1, "{done_before:?}");
     let st = status(&cluster, &run);
     assert_eq!(st["sweep-lq"].0, "failed", "{st:?}");
     assert_eq!(
