@@ -2,7 +2,12 @@
 # End-to-end overhead of `parana reproduce --slurm` against a local run,
 # on the one-node cluster of scripts/slurm-local.sh (as root):
 #
-#   scripts/slurm-overhead.sh [EXPERIMENT] [WORKDIR]
+#   scripts/slurm-overhead.sh [EXPERIMENT] [WORKDIR] [--slurm options…]
+#
+# e.g. `scripts/slurm-overhead.sh experiments/quick.toml /work/m
+# --cpus-per-task $(nproc)` gives every job the whole node, so the jobs run
+# one at a time with the local run's thread count: the difference is then
+# Slurm's cost alone (job start-up, dependencies released, polling).
 #
 # Runs EXPERIMENT (default experiments/quick.toml) locally, then through
 # --slurm (submission until the queue is empty, polled every 0.5 s), each
@@ -15,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 exp=${1:-experiments/quick.toml}
 work=${2:-$(mktemp -d)}
+shift $(($# < 2 ? $# : 2))
 mkdir -p "$work"
 parana=target/release/parana
 [ -x "$parana" ] || cargo build --release
@@ -25,7 +31,7 @@ eval "$(scripts/slurm-local.sh start "$cluster")"
 t0=$(date +%s.%N)
 "$parana" -q reproduce "$exp" --out "$work/local" >/dev/null
 t1=$(date +%s.%N)
-"$parana" reproduce "$exp" --out "$work/slurm" --slurm --allow-local-run-dir >"$work/submitted.txt"
+"$parana" reproduce "$exp" --out "$work/slurm" --slurm --allow-local-run-dir "$@" >"$work/submitted.txt"
 while [ -n "$(squeue -h)" ]; do sleep 0.5; done
 t2=$(date +%s.%N)
 "$parana" status "$work/slurm" | tail -1
