@@ -147,7 +147,7 @@ fn logs(run: &Path) -> String {
     s
 }
 
-/// Stage id -> (state, job) from `parana status RUN --json`.
+/// Stage id -> (state, Slurm's words) from `parana status RUN --json`.
 fn status(c: &Cluster, run: &Path) -> BTreeMap<String, (String, Option<String>)> {
     let o = common::parana()
         .arg("status")
@@ -166,7 +166,7 @@ fn status(c: &Cluster, run: &Path) -> BTreeMap<String, (String, Option<String>)>
                 s["id"].as_str().unwrap().to_string(),
                 (
                     s["state"].as_str().unwrap().to_string(),
-                    s["job"].as_str().map(str::to_string),
+                    s["slurm"].as_str().map(str::to_string),
                 ),
             )
         })
@@ -263,6 +263,11 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
     assert_eq!(done_before.len(), n - 1, "{done_before:?}");
     let st = status(&cluster, &run);
     assert_eq!(st["sweep-lq"].0, "failed", "{st:?}");
+    let words = st["sweep-lq"].1.clone().unwrap_or_default();
+    assert!(
+        words.starts_with(&format!("{}/{n} shards done", n - 1)) && words.contains("CANCELLED"),
+        "{words}"
+    );
     assert_eq!(
         st["report"].0, "failed",
         "its dependency was cancelled: {st:?}"

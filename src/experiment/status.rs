@@ -68,7 +68,8 @@ pub struct StageStatus {
     /// That job's log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<std::path::PathBuf>,
-    /// What Slurm says of the jobs that ended (e.g. `CANCELLED`).
+    /// What Slurm says of the jobs that ended (e.g. `job CANCELLED`), and
+    /// for a sharded sweep how many shards are done (`2/3 shards done`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slurm: Option<String>,
 }
@@ -99,7 +100,7 @@ pub fn status(run: &Path) -> Result<Vec<StageStatus>> {
             };
             let jobs = follow
                 .as_ref()
-                .and_then(|f| f.stage(&s.id, &s.key, state == State::Done));
+                .and_then(|f| f.stage(run, &s, state == State::Done));
             let state = match jobs.as_ref().map(|j| &j.at) {
                 Some(Where::Running) => State::Running,
                 Some(Where::Queued) => State::Queued,

@@ -2,11 +2,14 @@
 //! recorded in `RUN/slurm/jobs.json` for each stage's current key, looked
 //! up in the queue (`squeue`) and, once gone from it, in `sacct` or
 //! `scontrol`: queued, running, or failed (left the queue with the stage
-//! not done), with the job id and the log to read.
+//! not done), with the job id, the log to read and, for a sharded sweep,
+//! how many of its shards are done.
 
 use super::jobs::{JobRecord, JobsFile};
-use super::query;
+use super::{layout, query};
 use crate::error::Result;
+use crate::experiment::stage::Stage;
+use crate::experiment::sweep::results::Shard;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -53,10 +56,10 @@ impl Follow {
         Ok(Some(Follow { jobs, queue }))
     }
 
-    /// The jobs of stage `id` with key `key`, if any were submitted;
-    /// `done` when the stage is finished (no need to ask Slurm).
-    pub fn stage(&self, id: &str, key: &str, done: bool) -> Option<StageJobs> {
-        let mut recs: Vec<&JobRecord> = self.jobs.of_stage(id, key).collect();
+    /// The jobs of stage `s` of the run folder `run`, if any were
+    /// submitted; `done` when the stage is finished (no need to ask Slurm).
+    pub fn stage(&self, run: &Path, s: &Stage, done: bool) -> Option<StageJobs> {
+        let mut recs: Vec<&JobRecord> = self.jobs.of_stage(&s.id, &s.key).collect();
         // The shards' array first: it runs before the stage's own job.
         recs.sort_by_key(|r| r.shards.is_none());
         let own = recs.iter().find(|r| r.shards.is_none()).or(recs.first())?;
@@ -69,7 +72,15 @@ impl Follow {
         if done {
             return Some(out);
         }
+        // How far a sharded sweep got: its shards' `.done` markers.
+        let shards = recs.iter().find_map(|r| r.shards).map(|n| {
+            let done = (1..=n)
+                .filter(|&i| layout::shard_done(run, s, Shard { i, n }).exists())
+                .count();
+            format!("{done}/{n} shards done")
+        });
         let Some(q) = &self.queue else {
+            out.detail = shards;
             return Some(out);
         };
         let states: Vec<&String> = recs
@@ -109,6 +120,10 @@ impl Follow {
                 out.detail = Some(words.join(", "));
             }
         }
+        out.detail = match (shards, out.detail) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
         Some(out)
     }
 }
