@@ -10,12 +10,14 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
 fi
 
 # What the end-to-end tests need from Debian: headless Chromium (the
-# report's browser check) and Fashion-MNIST (the second dataset). In CI
+# report's browser check), Fashion-MNIST (the second dataset), and Slurm
+# with munge (tests/slurm.rs brings up a one-node cluster). In CI
 # (CI set, run as root) they are installed when missing, so those tests run
 # instead of skipping; elsewhere the tests skip with a one-line reason.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+{ command -v slurmctld && command -v slurmd && command -v munged; } >/dev/null || need+=(slurm-wlm munge)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ -n "${CI:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== apt-get install ${need[*]}"

@@ -173,6 +173,36 @@ pub fn is_locked(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
+/// Wait for, then hold, an exclusive lock on the file `path` (created if
+/// absent, never removed) for a short read-modify-write of a file several
+/// processes update, such as `RUN/stages.json` under Slurm jobs; released
+/// when the returned file is dropped.
+pub fn lock_wait(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        loop {
+            // SAFETY: flock on a descriptor we own; closing it unlocks.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::io(path, e));
+            }
+        }
+    }
+    Ok(file)
+}
+
 /// Lock the output file `path` for writing (lock file `path.lock`), and
 /// remove the temporary files a killed writer left for it and for the files
 /// written beside it, `also` (a checkpoint, a log).

@@ -14,6 +14,7 @@ mod plot;
 mod prune;
 mod report;
 mod reproduce;
+mod slurm;
 mod status;
 mod sweep;
 mod train;

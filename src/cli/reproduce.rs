@@ -14,8 +14,11 @@ use std::path::PathBuf;
   parana reproduce experiments/quick.toml --out runs/quick
   parana reproduce experiments/article-mlp.toml --out runs/article-mlp --dry-run
   parana reproduce experiments/article-mlp.toml --out runs/article-mlp --only sweep
+  parana reproduce experiments/article-mlp.toml --out /shared/runs/article-mlp --slurm --partition cpu --time 4:00:00
 Interrupted? Run the same command again: finished stages are skipped and the
-interrupted one continues. Change a setting and only what depends on it reruns.")]
+interrupted one continues. Change a setting and only what depends on it reruns.
+With --slurm the stages are submitted to Slurm as a job graph (docs/cluster.md);
+follow them with `parana status RUN`.")]
 pub struct ReproduceArgs {
     /// Experiment file (TOML).
     experiment: PathBuf,
@@ -25,12 +28,25 @@ pub struct ReproduceArgs {
     /// Run only this stage (an id like sweep-lq, or a kind like sweep) and what it needs.
     #[arg(long)]
     only: Option<String>,
-    /// List what would run and what is cached; run nothing.
+    /// List what would run and what is cached; run nothing (with --slurm:
+    /// write the job scripts and print the plan, submit nothing).
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    slurm: super::slurm::SlurmArgs,
 }
 
 pub(super) fn run(a: ReproduceArgs, g: Global) -> Result<()> {
+    if a.slurm.slurm || a.slurm.job.is_some() {
+        return super::slurm::run(
+            &a.experiment,
+            &a.out,
+            a.only.clone(),
+            a.dry_run,
+            &a.slurm,
+            g,
+        );
+    }
     let opts = Options {
         only: a.only.clone(),
         dry_run: a.dry_run,

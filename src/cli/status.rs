@@ -6,17 +6,20 @@ use crate::experiment::status::{State, status};
 use std::path::PathBuf;
 
 /// Show every stage of a `parana reproduce` run: done, running,
-/// interrupted, stale (other settings) or not started.
+/// interrupted, stale (other settings) or not started; with --slurm runs
+/// also queued or failed, with the Slurm job id and log.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   parana status runs/quick
   parana status runs/robustness --json
 An interrupted or not-started stage is run by the same `parana reproduce`
-command; a stale one (recorded with other settings) is cleared and redone.")]
+command; a stale one (recorded with other settings) is cleared and redone.
+A run submitted with --slurm shows its jobs (squeue/sacct when on PATH); a
+failed stage is resubmitted by the same --slurm command.")]
 pub struct StatusArgs {
     /// Run folder written by `parana reproduce`.
     run: PathBuf,
-    /// One JSON array of {id, state, seconds, finished}.
+    /// One JSON array of {id, state, seconds, finished[, job, log, slurm]}.
     #[arg(long)]
     json: bool,
 }
@@ -35,7 +38,24 @@ pub(super) fn run(a: StatusArgs, _g: Global) -> Result<()> {
         } else {
             String::new()
         };
-        println!("{:<32} {:<12} {:>9}  {when}", s.id, s.state.word(), secs);
+        let job = match (&s.job, &s.log) {
+            (Some(j), Some(l)) if s.state != State::Done => format!(
+                "  job {j}{} log {}",
+                s.slurm
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default(),
+                l.display()
+            ),
+            (Some(j), _) => format!("  job {j}"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<32} {:<12} {:>9}  {when}{job}",
+            s.id,
+            s.state.word(),
+            secs
+        );
     }
     let done = st.iter().filter(|s| s.state == State::Done).count();
     println!("{}: {done} of {} stages done", a.run.display(), st.len());

@@ -99,6 +99,16 @@ impl StagesFile {
         crate::io::write_atomic(&path(run), (s + "\n").as_bytes())
     }
 
+    /// Read, change with `f` and write `RUN/stages.json` while holding
+    /// `RUN/.stages.lock`, so jobs running stages of one run at the same
+    /// time (under Slurm) never lose each other's records.
+    pub fn update(run: &Path, f: impl FnOnce(&mut StagesFile)) -> Result<()> {
+        let _lock = crate::io::lock_wait(&run.join(".stages.lock"))?;
+        let mut file = StagesFile::load(run)?;
+        f(&mut file);
+        file.save(run)
+    }
+
     /// What a run does with `stage`.
     pub fn status(&self, stage: &Stage) -> Status {
         match self.stages.get(&stage.id) {

@@ -65,6 +65,10 @@ pub struct Experiment {
     /// Report options.
     #[serde(default)]
     pub report: ReportSpec,
+    /// What the jobs of `reproduce --slurm` ask Slurm for (no effect on
+    /// local runs or on stage keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<super::slurm::config::SlurmSection>,
 }
 
 fn default_dataset() -> String {

@@ -7,13 +7,15 @@
 //! recorded in `RUN/stages.json` ([`cache`]), each run through the library
 //! ([`work`], [`sweep`]) by the runner behind `parana reproduce`
 //! ([`reproduce`](mod@reproduce)); [`adaptive`]: noises retrained against
-//! pruned networks, beside the transferred ones.
+//! pruned networks, beside the transferred ones; [`slurm`]: the same
+//! stages as a Slurm job graph (`reproduce --slurm`).
 
 pub mod adaptive;
 pub mod cache;
 pub mod config;
 pub mod locate;
 pub mod reproduce;
+pub mod slurm;
 pub mod stage;
 pub mod status;
 pub mod sweep;

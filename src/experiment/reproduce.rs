@@ -13,6 +13,7 @@ use super::stage::{self, Kind, Stage};
 use super::work;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -82,7 +83,7 @@ pub struct Summary {
 
 /// What a run does with each stage: as recorded, except that a done stage
 /// whose folder has gone is run again.
-fn statuses(stages: &[Stage], file: &StagesFile, run: &Path) -> Vec<Status> {
+pub(crate) fn statuses(stages: &[Stage], file: &StagesFile, run: &Path) -> Vec<Status> {
     stages
         .iter()
         .map(|s| match file.status(s) {
@@ -94,7 +95,7 @@ fn statuses(stages: &[Stage], file: &StagesFile, run: &Path) -> Vec<Status> {
 
 /// Which stages run: those selected by `only` (all when None) that are not
 /// done, and the stages they need that are not done.
-fn select(stages: &[Stage], status: &[Status], only: Option<&str>) -> Result<Vec<bool>> {
+pub(crate) fn select(stages: &[Stage], status: &[Status], only: Option<&str>) -> Result<Vec<bool>> {
     let mut runs = vec![false; stages.len()];
     if let Some(sel) = only
         && !stages.iter().any(|s| s.selected_by(sel))
@@ -129,12 +130,37 @@ fn select(stages: &[Stage], status: &[Status], only: Option<&str>) -> Result<Vec
     Ok(runs)
 }
 
-fn remove_dir(dir: &Path) -> Result<()> {
+pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(dir, e)),
     }
+}
+
+/// The dataset stage `s` of `exp` (read from `exp_path`) needs, loaded
+/// into `datasets` the first time and kept there; None for stages without a
+/// model.
+pub(crate) fn dataset_for<'a>(
+    exp: &Experiment,
+    exp_path: &Path,
+    s: &Stage,
+    datasets: &'a mut HashMap<String, Dataset>,
+) -> Result<Option<&'a Dataset>> {
+    let insts = exp.instances();
+    let Some(name) = s.model.and_then(|i| insts.get(i)).map(|i| &i.dataset) else {
+        return Ok(None);
+    };
+    if !datasets.contains_key(name) {
+        // A relative data_dir is relative to the experiment file.
+        let dir = exp.data_dir.as_ref().map(|d| match exp_path.parent() {
+            Some(p) if d.is_relative() => p.join(d),
+            _ => d.clone(),
+        });
+        let d = Dataset::load(name, dir.as_deref(), None)?;
+        datasets.insert(name.clone(), d);
+    }
+    Ok(datasets.get(name))
 }
 
 /// Run the experiment file `exp_path` into `run`.
@@ -206,8 +232,7 @@ pub fn reproduce(
         .retain(|id, _| stages.iter().any(|s| &s.id == id));
     file.save(run)?;
     // Datasets are loaded when a stage first needs them, and kept.
-    let insts = exp.instances();
-    let mut datasets: std::collections::HashMap<String, Dataset> = Default::default();
+    let mut datasets: HashMap<String, Dataset> = HashMap::new();
     for (order, ((s, &r), &status)) in stages.iter().zip(&runs).zip(&status).enumerate() {
         if !r {
             continue;
@@ -227,22 +252,7 @@ pub fn reproduce(
         file.start(s, order);
         file.save(run)?;
         let t = Instant::now();
-        let needs = s
-            .model
-            .and_then(|i| insts.get(i))
-            .map(|inst| inst.dataset.clone());
-        if let Some(name) = &needs
-            && !datasets.contains_key(name)
-        {
-            // A relative data_dir is relative to the experiment file.
-            let dir = exp.data_dir.as_ref().map(|d| match exp_path.parent() {
-                Some(p) if d.is_relative() => p.join(d),
-                _ => d.clone(),
-            });
-            let d = Dataset::load(name, dir.as_deref(), None)?;
-            datasets.insert(name.clone(), d);
-        }
-        let data = needs.as_ref().and_then(|n| datasets.get(n));
+        let data = dataset_for(&exp, exp_path, s, &mut datasets)?;
         std::fs::create_dir_all(run.join(&s.id)).map_err(|e| Error::io(run.join(&s.id), e))?;
         let id = s.id.clone();
         work::run_stage(&exp, s, run, data, &mut |msg| {

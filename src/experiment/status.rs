@@ -2,10 +2,13 @@
 //! `RUN/experiment.toml` (the experiment last run there), `RUN/stages.json`
 //! and the folder's writer lock, without changing anything: done, running
 //! (a process holds the run's lock), interrupted (started, not finished,
-//! nobody writing), stale (recorded with other settings) or not started.
+//! nobody writing), stale (recorded with other settings) or not started;
+//! for a run submitted with `--slurm`, also queued, running or failed, with
+//! the Slurm job id and its log ([`super::slurm::follow`]).
 
 use super::cache::StagesFile;
 use super::config::Experiment;
+use super::slurm::follow::Where;
 use super::stage;
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -26,6 +29,11 @@ pub enum State {
     Stale,
     /// Never started.
     NotStarted,
+    /// Its Slurm jobs wait in the queue.
+    Queued,
+    /// Its Slurm jobs left the queue without finishing it (failed,
+    /// cancelled, timed out): the same `--slurm` command resubmits it.
+    Failed,
 }
 
 impl State {
@@ -37,6 +45,8 @@ impl State {
             State::Interrupted => "interrupted",
             State::Stale => "stale",
             State::NotStarted => "not started",
+            State::Queued => "queued",
+            State::Failed => "failed",
         }
     }
 }
@@ -52,6 +62,16 @@ pub struct StageStatus {
     pub seconds: f64,
     /// When it finished.
     pub finished: Option<String>,
+    /// Its Slurm job id, when submitted with `--slurm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// That job's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<std::path::PathBuf>,
+    /// What Slurm says of the jobs that ended (e.g. `job CANCELLED`), and
+    /// for a sharded sweep how many shards are done (`2/3 shards done`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<String>,
 }
 
 /// The stages of the run folder `run`, in plan order.
@@ -66,6 +86,7 @@ pub fn status(run: &Path) -> Result<Vec<StageStatus>> {
     let exp = Experiment::load(&exp_path)?;
     let file = StagesFile::load(run)?;
     let writing = crate::io::is_locked(run)?;
+    let follow = super::slurm::follow::Follow::load(run)?;
     Ok(stage::plan(&exp)
         .into_iter()
         .map(|s| {
@@ -77,11 +98,23 @@ pub fn status(run: &Path) -> Result<Vec<StageStatus>> {
                 Some(_) if writing => State::Running,
                 Some(_) => State::Interrupted,
             };
+            let jobs = follow
+                .as_ref()
+                .and_then(|f| f.stage(run, &s, state == State::Done));
+            let state = match jobs.as_ref().map(|j| &j.at) {
+                Some(Where::Running) => State::Running,
+                Some(Where::Queued) => State::Queued,
+                Some(Where::Ended) => State::Failed,
+                Some(Where::Unknown) | None => state,
+            };
             StageStatus {
                 id: s.id,
                 state,
                 seconds: rec.filter(|r| r.done).map_or(0.0, |r| r.seconds),
                 finished: rec.and_then(|r| r.finished.clone()),
+                job: jobs.as_ref().map(|j| j.job.clone()),
+                log: jobs.as_ref().map(|j| j.log.clone()),
+                slurm: jobs.and_then(|j| j.detail),
             }
         })
         .collect())

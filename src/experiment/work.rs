@@ -194,29 +194,7 @@ pub fn run_stage(
             f.save(&decoupled_file(run, &m.name))
         }
         Kind::Sweep | Kind::PerLayer => {
-            let Some(sec) = &inst.sweep(exp, stage.kind == Kind::PerLayer) else {
-                return Err(Error::Other("sweep stage without its section".into()));
-            };
-            let spec = SweepSpec {
-                model: if sec.decoupled {
-                    decoupled_file(run, &m.name)
-                } else {
-                    model_file(run, &m.name)
-                },
-                methods: sec.methods()?,
-                ratios: sec.ratios()?,
-                per_layer: stage.kind == Kind::PerLayer,
-                layers: sec.layers.clone(),
-                scope: Scope::parse(&sec.scope)?,
-                offset: Ratio::parse(&sec.offset)?,
-                score_data: sec.score_data.clone(),
-                score_images: sec.score_images,
-                seed: sec.seed,
-                noise: vec![noise_dir(run, &m.name)],
-                images: sec.images,
-                shard: None,
-                out: dir.clone(),
-            };
+            let spec = sweep_spec(exp, stage, run)?;
             sweep_run::run(&spec, data, |done, total, row| {
                 progress(format!(
                     "{done}/{total} {} {} {}: clean {:.4} noisy {:.4}",
@@ -228,6 +206,41 @@ pub fn run_stage(
         Kind::Adaptive => adaptive(exp, inst, run, &dir, data, progress),
         Kind::Sparse | Kind::Report => unreachable!("handled above"),
     }
+}
+
+/// The sweep a `sweep-M` or `per-layer-M` stage runs, into `RUN/<id>`
+/// (a Slurm shard job changes its `shard` and `out`).
+pub fn sweep_spec(exp: &Experiment, stage: &Stage, run: &Path) -> Result<SweepSpec> {
+    let insts = exp.instances();
+    let inst = stage
+        .model
+        .and_then(|i| insts.get(i))
+        .filter(|_| matches!(stage.kind, Kind::Sweep | Kind::PerLayer))
+        .ok_or_else(|| Error::input(format!("stage {} is not a sweep", stage.id)))?;
+    let m = &inst.spec;
+    let Some(sec) = &inst.sweep(exp, stage.kind == Kind::PerLayer) else {
+        return Err(Error::Other("sweep stage without its section".into()));
+    };
+    Ok(SweepSpec {
+        model: if sec.decoupled {
+            decoupled_file(run, &m.name)
+        } else {
+            model_file(run, &m.name)
+        },
+        methods: sec.methods()?,
+        ratios: sec.ratios()?,
+        per_layer: stage.kind == Kind::PerLayer,
+        layers: sec.layers.clone(),
+        scope: Scope::parse(&sec.scope)?,
+        offset: Ratio::parse(&sec.offset)?,
+        score_data: sec.score_data.clone(),
+        score_images: sec.score_images,
+        seed: sec.seed,
+        noise: vec![noise_dir(run, &m.name)],
+        images: sec.images,
+        shard: None,
+        out: run.join(&stage.id),
+    })
 }
 
 /// The sparse benchmarks of `[sparse]`.
