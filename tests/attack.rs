@@ -269,6 +269,71 @@ fn universal_noise_lowers_accuracy_end_to_end() {
     );
 }
 
+#[test]
+fn resuming_a_suite_keeps_finished_noises_and_retrains_those_of_other_settings() {
+    use parana::attack::noise_file::Noise;
+    let dir = tempfile::tempdir().unwrap();
+    let m = small_model_file().to_str().unwrap();
+    let d = mnist_dir();
+    let d = d.to_str().unwrap();
+    let name = "noise-class3-limit0.3.safetensors";
+    let train = |out: &Path, resume: bool| {
+        let mut a = vec![
+            "noise",
+            "train",
+            "--model",
+            m,
+            "--target",
+            "3",
+            "--limit",
+            "0.3",
+            "--steps",
+            "100",
+            "--data-dir",
+            d,
+            "--out",
+        ];
+        a.push(out.to_str().unwrap());
+        if resume {
+            a.push("--resume");
+        }
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let whole = dir.path().join("whole");
+    train(&whole, false);
+    let want = Noise::load(&whole.join(name)).unwrap();
+    assert_eq!(
+        want.meta["resume_key"],
+        "target=3 limit=0.3 lr=0.1 optimizer=sgd seed=1 batch=250"
+    );
+    // A finished file of the same settings (here with other values, to
+    // tell) is kept as it is: evaluated and written again, not retrained.
+    let planted = |out: &Path, key: &str| -> Vec<f32> {
+        std::fs::create_dir_all(out).unwrap();
+        let mut n = want.clone();
+        n.data.iter_mut().for_each(|v| *v *= 0.5);
+        n.meta.insert("resume_key".into(), key.into());
+        n.meta.insert("accuracy".into(), "0.0000".into());
+        n.save(&out.join(name)).unwrap();
+        n.data
+    };
+    let kept = dir.path().join("kept");
+    let half = planted(&kept, &want.meta["resume_key"]);
+    train(&kept, true);
+    let got = Noise::load(&kept.join(name)).unwrap();
+    assert_eq!(got.data, half);
+    assert_ne!(got.meta["accuracy"], "0.0000", "re-evaluated");
+    // Made with other settings: trained afresh, as the whole run.
+    let other = dir.path().join("other");
+    planted(
+        &other,
+        "target=3 limit=0.3 lr=0.1 optimizer=sgd seed=2 batch=250",
+    );
+    train(&other, true);
+    assert_eq!(Noise::load(&other.join(name)).unwrap().data, want.data);
+}
+
 /// Exit code 2, one line on stderr naming every needle, nothing written to `out`.
 fn assert_rejected(args: &[&str], needles: &[&str], out: &Path) {
     let o = run(args);

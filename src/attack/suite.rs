@@ -182,7 +182,11 @@ pub fn train_suite_with(
     let mut states = Vec::new();
     for c in &s.noises {
         let p = checkpoint_path(&s.out, c);
-        if s.resume && p.exists() {
+        if s.resume
+            && let Some(st) = load_finished(&s.out, c, &model_sha, len)
+        {
+            states.push(st);
+        } else if s.resume && p.exists() {
             states.push(noise_file::load_checkpoint(&p, c, &model_sha)?);
         } else {
             states.push(NoiseState::new(c.clone(), len));
@@ -251,6 +255,30 @@ pub fn train_suite_with(
     })
 }
 
+/// A noise of `cfg` already finished in `out` (by an interrupted run, or by
+/// a Slurm task that trained part of the suite): its file made with the
+/// same settings against the same model, at its full step count. It is
+/// evaluated and written again like a freshly trained one, not retrained;
+/// anything else (no file, other settings, unreadable) is trained afresh.
+fn load_finished(out: &Path, cfg: &NoiseConfig, model_sha: &str, len: usize) -> Option<NoiseState> {
+    let path = out.join(noise_file::file_name(cfg.target, cfg.limit));
+    if !path.is_file() {
+        return None;
+    }
+    let n = Noise::load(&path).ok()?;
+    let same = n.meta.get("resume_key") == Some(&cfg.resume_key())
+        && n.meta.get("model_sha256").map(String::as_str) == Some(model_sha)
+        && n.meta.get("steps") == Some(&cfg.steps.to_string())
+        && n.data.len() == len;
+    if !same {
+        return None;
+    }
+    let mut st = NoiseState::new(cfg.clone(), len);
+    st.noise = n.data;
+    st.step = cfg.steps;
+    Some(st)
+}
+
 /// Evaluate a trained noise on the test set, write its file and picture,
 /// remove its checkpoint; returns its summary.
 #[allow(clippy::too_many_arguments)]
@@ -275,6 +303,7 @@ fn finish(
     let m = &mut noise.meta;
     m.insert("steps".into(), st.step.to_string());
     m.insert("seed".into(), st.cfg.seed.to_string());
+    m.insert("resume_key".into(), st.cfg.resume_key());
     m.insert("lr".into(), st.cfg.lr.to_string());
     m.insert("optimizer".into(), st.cfg.optimizer.name().into());
     m.insert("batch".into(), st.cfg.batch.to_string());
