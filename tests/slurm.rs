@@ -215,6 +215,12 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
     let first = reproduce_slurm(&cluster, &exp, &run);
     let array = job_id(&first, "sweep-lq.shards").expect("sweep-lq is sharded");
     assert!(first.contains("after train-lq,noise-lq"), "{first}");
+    // The noise suites are split by noise: a task per noise.
+    assert!(first.contains("noise-lq.shards"), "{first}");
+    assert!(
+        first.contains("array 1-2 of 2 shards    after train-lq\n"),
+        "{first}"
+    );
     let n: usize = first
         .lines()
         .find(|l| l.starts_with("sweep-lq.shards"))
@@ -356,6 +362,23 @@ fn quick_study_through_slurm_equals_a_local_run_and_resumes_after_scancel() {
         "noise-sce/noise-class5-limit0.35.safetensors",
     ] {
         assert_eq!(tensors(&local.join(f)), tensors(&run.join(f)), "{f}");
+    }
+    // The noise stages kept what their shards trained (nothing retrained).
+    for id in ["noise-lq", "noise-sce"] {
+        let log = std::fs::read_dir(run.join("slurm/logs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with(&format!("{id}-")) && !n.contains(".shards")
+            })
+            .unwrap_or_else(|| panic!("no log of {id}"));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains(&format!("{id}: gathered 2 noise(s) from its shards")),
+            "{text}"
+        );
     }
     let headings = |p: &Path| -> Vec<String> {
         std::fs::read_to_string(p.join("report.md"))

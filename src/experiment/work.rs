@@ -138,17 +138,7 @@ pub fn run_stage(
             )
         }
         Kind::Noise => {
-            let Some(n) = &inst.noise(exp) else {
-                return Err(Error::Other("noise stage without [noise]".into()));
-            };
-            let s = Suite {
-                model: model_file(run, &m.name),
-                noises: n.configs()?,
-                group: n.group,
-                out: dir.clone(),
-                checkpoint_every: 100,
-                resume: true,
-            };
+            let s = noise_suite(exp, stage, run)?;
             let report = suite::train_suite(&s, data, |e| {
                 if let suite::Event::Step { done, total, msg } = e
                     && (done % 20 == 0 || done == total)
@@ -206,6 +196,30 @@ pub fn run_stage(
         Kind::Adaptive => adaptive(exp, inst, run, &dir, data, progress),
         Kind::Sparse | Kind::Report => unreachable!("handled above"),
     }
+}
+
+/// The suite a `noise-M` stage trains, into `RUN/<id>` (a Slurm shard job
+/// keeps some of its noises and changes its `out`). Noises already
+/// finished in `out` with the same settings are kept (see
+/// [`suite::train_suite`]).
+pub fn noise_suite(exp: &Experiment, stage: &Stage, run: &Path) -> Result<Suite> {
+    let insts = exp.instances();
+    let inst = stage
+        .model
+        .and_then(|i| insts.get(i))
+        .filter(|_| stage.kind == Kind::Noise)
+        .ok_or_else(|| Error::input(format!("stage {} is not a noise suite", stage.id)))?;
+    let Some(n) = &inst.noise(exp) else {
+        return Err(Error::Other("noise stage without [noise]".into()));
+    };
+    Ok(Suite {
+        model: model_file(run, &inst.spec.name),
+        noises: n.configs()?,
+        group: n.group,
+        out: run.join(&stage.id),
+        checkpoint_every: 100,
+        resume: true,
+    })
 }
 
 /// The sweep a `sweep-M` or `per-layer-M` stage runs, into `RUN/<id>`

@@ -31,7 +31,8 @@ pub struct Resources {
     /// More `sbatch` arguments, each one `#SBATCH` line (e.g. `--qos=long`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sbatch_args: Vec<String>,
-    /// Sweep stages: how many shards (array tasks) to cut the sweep into.
+    /// Sweep and noise stages: how many shards (array tasks) to cut the
+    /// sweep, or the noise suite (default: one task per noise), into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<usize>,
 }

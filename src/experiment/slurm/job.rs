@@ -1,6 +1,6 @@
 //! What a Slurm job runs: `parana reproduce EXP --out RUN --job ID` runs
 //! the one stage ID (its inputs must be done), and `--job ID --shard I/N`
-//! one shard of sweep stage ID into `RUN/slurm/shards/…`. Several jobs
+//! one shard of sweep or noise stage ID into `RUN/slurm/shards/…`. Several jobs
 //! write one run at once, so a job holds a lock on its stage only, and
 //! records the stage's start and end in `RUN/stages.json` under that file's
 //! lock ([`StagesFile::update`]). A sweep stage's own job first merges its
@@ -9,6 +9,7 @@
 //! the stage folder ends up as a local run leaves it.
 
 use super::layout;
+use crate::attack::suite;
 use crate::error::{Error, Result};
 use crate::experiment::cache::{StagesFile, Status};
 use crate::experiment::config::Experiment;
@@ -56,12 +57,38 @@ pub fn run_job(
     let mut datasets = HashMap::new();
     let t = Instant::now();
     if let Some(sh) = shard {
-        if !matches!(s.kind, Kind::Sweep | Kind::PerLayer) {
-            return Err(Error::input(format!("--shard: stage {id} is not a sweep")));
+        if !matches!(s.kind, Kind::Sweep | Kind::PerLayer | Kind::Noise) {
+            return Err(Error::input(format!(
+                "--shard: stage {id} is not a sweep or a noise suite"
+            )));
         }
         let done = layout::shard_done(run, s, sh);
         if done.exists() {
             say(format!("{id} shard {sh}: already done"));
+            return Ok(());
+        }
+        if s.kind == Kind::Noise {
+            // Noises k with k % n == i - 1, trained as the whole suite
+            // trains them (each noise's batches come from its own seed).
+            let mut suite = work::noise_suite(&exp, s, run)?;
+            suite.noises = suite
+                .noises
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| k % sh.n == sh.i - 1)
+                .map(|(_, c)| c)
+                .collect();
+            suite.out = layout::shard(run, s, sh);
+            std::fs::create_dir_all(&suite.out).map_err(|e| Error::io(&suite.out, e))?;
+            let data = dataset_for(&exp, exp_path, s, &mut datasets)?
+                .ok_or_else(|| Error::Other(format!("stage {id} has no dataset")))?;
+            let r = suite::train_suite(&suite, data, |_| {})?;
+            crate::io::write_atomic(&done, format!("{}\n", r.noises.len()).as_bytes())?;
+            say(format!(
+                "{id} shard {sh}: {} noise(s) in {:.1}s",
+                r.noises.len(),
+                t.elapsed().as_secs_f64()
+            ));
             return Ok(());
         }
         let mut spec = work::sweep_spec(&exp, s, run)?;
@@ -100,12 +127,44 @@ pub fn run_job(
             say(format!("{id}: merged {shards} shard(s)"));
         }
     }
+    if s.kind == Kind::Noise {
+        let n = gather_noises(s, run)?;
+        if n > 0 {
+            say(format!("{id}: gathered {n} noise(s) from its shards"));
+        }
+    }
     let data = dataset_for(&exp, exp_path, s, &mut datasets)?;
     work::run_stage(&exp, s, run, data, &mut |_| {})?;
     let seconds = t.elapsed().as_secs_f64();
     StagesFile::update(run, |f| f.finish(s, seconds))?;
     say(format!("{id}: done in {seconds:.1}s"));
     Ok(())
+}
+
+/// Copy the finished noise files of noise stage `s`'s shards into
+/// `RUN/<id>`, where the stage's suite keeps them (same settings, same
+/// model) instead of training them; returns how many.
+fn gather_noises(s: &stage::Stage, run: &Path) -> Result<usize> {
+    let Ok(shards) = std::fs::read_dir(layout::shards(run, s)) else {
+        return Ok(0);
+    };
+    let out = run.join(&s.id);
+    let mut n = 0;
+    for shard in shards.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let files = std::fs::read_dir(&shard).map_err(|e| Error::io(&shard, e))?;
+        for f in files.flatten().map(|e| e.path()) {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with("noise-")
+                && name.ends_with(".safetensors")
+                && !name.contains(".ckpt.")
+            {
+                let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+                crate::io::write_atomic(&out.join(name), &bytes)?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Merge the shard folders of sweep stage `s` (those with a `sweep.json`)

@@ -1,10 +1,11 @@
 //! The job graph of a run: one Slurm job per stage left to do, with an
 //! `afterok` dependency on the jobs of the stages it reads, so independent
 //! branches (models, seeds, datasets) run side by side; a sweep stage
-//! (whole-net or per-layer) cut into N shards becomes an array job (one
-//! task per shard not finished yet) followed by the stage's own job, which
-//! merges the shards into `RUN/<id>` and finishes the stage as a local run
-//! would. Stages done in `RUN/stages.json` with the same key get no job.
+//! (whole-net or per-layer) cut into N shards, and a noise suite cut into
+//! its noises, becomes an array job (one task per shard not finished yet)
+//! followed by the stage's own job, which gathers the shards into
+//! `RUN/<id>` and finishes the stage as a local run would. Stages done in
+//! `RUN/stages.json` with the same key get no job.
 
 use super::config::Resources;
 use super::layout;
@@ -28,7 +29,7 @@ pub enum What {
     /// Runs its stage (for a sharded sweep: merges the shards, then
     /// computes whatever rows are still missing).
     Stage,
-    /// Array of shards `todo` (1-based) of `n` of a sweep stage.
+    /// Array of shards `todo` (1-based) of `n` of a sweep or noise stage.
     Shards {
         /// Shards of the sweep.
         n: usize,
@@ -91,6 +92,19 @@ fn sweep_items(exp: &Experiment, s: &Stage) -> Result<usize> {
     Ok(per * groups.max(1))
 }
 
+/// Noises of noise stage `s`.
+fn noise_count(exp: &Experiment, s: &Stage) -> Result<usize> {
+    let insts = exp.instances();
+    let Some(n) = s
+        .model
+        .and_then(|i| insts.get(i))
+        .and_then(|i| i.noise(exp))
+    else {
+        return Ok(1);
+    };
+    Ok(n.configs()?.len().max(1))
+}
+
 /// The plan for running `exp` into `run` (only the stages `only` selects
 /// and what they need, as `reproduce --only`); `cli` are the command-line
 /// resource options.
@@ -115,10 +129,12 @@ pub fn plan(exp: &Experiment, run: &Path, only: Option<&str>, cli: &Resources) -
             .filter_map(|d| job_of.get(d).copied())
             .collect();
         let mut own_deps = deps.clone();
-        if matches!(s.kind, Kind::Sweep | Kind::PerLayer) {
-            let n = match res.shards {
-                Some(n) => n,
-                None => default_shards(sweep_items(exp, s)?),
+        if matches!(s.kind, Kind::Sweep | Kind::PerLayer | Kind::Noise) {
+            let n = match (res.shards, s.kind) {
+                (Some(n), _) => n,
+                // Noises are independent: one task per noise.
+                (None, Kind::Noise) => noise_count(exp, s)?,
+                (None, _) => default_shards(sweep_items(exp, s)?),
             };
             // A changed stage's old shards are under its old key: unused.
             let todo: Vec<usize> = (1..=n)
