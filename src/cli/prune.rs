@@ -2,7 +2,8 @@
 
 use super::{DataOpts, Global, print_json};
 use crate::error::{Error, Result};
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -140,7 +141,7 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
     let method = Method::parse(&a.method)?;
     let ratio = Ratio::parse(&a.ratio)?;
     let s = a.opts.parse()?;
-    let mut model = file::load(&a.model)?;
+    let mut model = loader::load(&a.model)?;
     let n_layers = scores::prunable_layers(&model).len();
     if let Some(bad) = s.layers.iter().flatten().find(|&&k| k >= n_layers) {
         return Err(Error::input(format!(

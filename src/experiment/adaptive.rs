@@ -31,7 +31,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::experiment::sweep::NoiseInfo;
 use crate::experiment::sweep::run::input_stats;
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -448,7 +449,7 @@ pub fn run(
     if spec.group == 0 {
         return Err(Error::input("--group must be at least 1"));
     }
-    let mut model = file::load(&spec.model)?;
+    let mut model = loader::load(&spec.model)?;
     suite::check_model_fits(&model, &spec.model, data)?;
     let n_layers = scores::prunable_layers(&model).len();
     if let Some(bad) = spec.layers.iter().flatten().find(|&&k| k >= n_layers) {
@@ -785,7 +786,7 @@ fn point(
             }
         })?;
     }
-    let mut pruned = file::load(&model_path)?;
+    let mut pruned = loader::load(&model_path)?;
     let mut adaptive_noises = Vec::new();
     for c in configs {
         adaptive_noises.push(Noise::load(

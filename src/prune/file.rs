@@ -14,6 +14,7 @@
 
 use super::{Masks, scores};
 use crate::error::{Error, Result};
+use crate::loader;
 use crate::model::{Model, file};
 use crate::tensorfile::TensorFile;
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ pub fn save(
     meta: &BTreeMap<String, String>,
     path: &Path,
 ) -> Result<()> {
-    let mut f = file::to_tensor_file(model);
+    let mut f = loader::to_tensor_file(model);
     if file::is_decoupled(model) {
         // The sparse format stores only the kept weights: no masks needed.
         f.meta
