@@ -24,12 +24,11 @@ fn split_arrays<'py>(py: Python<'py>, s: Split) -> PyResult<SplitArrays<'py>> {
 /// `(name, classes, dir, (train_images, train_labels), (test_images, test_labels))`.
 #[pyfunction]
 #[pyo3(signature = (name = "mnist".to_string(), data_dir = None))]
-#[allow(clippy::type_complexity)]
 pub fn load_dataset<'py>(
     py: Python<'py>,
     name: String,
     data_dir: Option<PathBuf>,
-) -> PyResult<(String, usize, PathBuf, SplitArrays<'py>, SplitArrays<'py>)> {
+) -> PyResult<DatasetParts<'py>> {
     let d = py
         .detach(|| Dataset::load(&name, data_dir.as_deref(), None))
         .py()?;
@@ -50,17 +49,20 @@ pub fn load_dataset<'py>(
     ))
 }
 
-/// Read a noise file: `(values (h, w, c) float32, target, limit, metadata)`.
-#[pyfunction]
-pub fn load_noise<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-) -> PyResult<(
+/// A noise's values, target, limit and metadata.
+type NoiseParts<'py> = (
     Bound<'py, PyArrayDyn<f32>>,
     u8,
     f32,
     BTreeMap<String, String>,
-)> {
+);
+
+/// A dataset's name, classes, folder and splits.
+type DatasetParts<'py> = (String, usize, PathBuf, SplitArrays<'py>, SplitArrays<'py>);
+
+/// Read a noise file: `(values (h, w, c) float32, target, limit, metadata)`.
+#[pyfunction]
+pub fn load_noise<'py>(py: Python<'py>, path: PathBuf) -> PyResult<NoiseParts<'py>> {
     let n = Noise::load(&path).py()?;
     let shape = n.input.to_vec();
     let a = n.data.into_pyarray(py).reshape(shape)?;
