@@ -11,11 +11,11 @@ use parana::experiment::sweep::results::Run;
 use parana::experiment::sweep::run::{self as sweep_run, SweepSpec};
 use parana::prune::{self as lib_prune, Method, Pruner, Ratio, Scope, scores};
 use pyo3::prelude::*;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Prune `model` (the arguments and defaults of `parana prune`); with
-/// `out`, write it with its masks and settings as `parana prune` does
+/// `out`, write it with its masks and settings (`parana::prune::file::Record`)
+/// as `parana prune` does
 /// (`source` is the model file whose hash is recorded).
 #[pyfunction]
 #[pyo3(signature = (model, method, ratio, *, scope = "per-matrix".to_string(), layers = None,
@@ -100,29 +100,22 @@ pub fn prune(
             let original = lib_prune::original_weights(&m);
             lib_prune::apply(&mut m, &original, &masks);
             if let Some(o) = &out {
-                let mut meta = BTreeMap::new();
-                meta.insert("pruning_method".into(), method.name().into());
-                meta.insert("pruning_ratio".into(), ratio.to_string());
-                meta.insert("pruning_scope".into(), scope.name().into());
-                meta.insert("pruning_offset".into(), offset.to_string());
-                meta.insert(
-                    "pruning_layers".into(),
-                    lib_prune::layers_name(layers.as_deref()),
-                );
-                let data_name = if method.needs_inputs() {
-                    score_data.clone()
-                } else {
-                    "none".into()
+                let from_sha256 = match &source {
+                    Some(s) => Some(parana::attack::noise_file::sha256_file(s)?),
+                    None => None,
                 };
-                meta.insert("pruning_score_data".into(), data_name);
-                meta.insert("pruning_score_images".into(), score_images.to_string());
-                meta.insert("pruning_seed".into(), seed.to_string());
-                if let Some(s) = &source {
-                    meta.insert(
-                        "pruned_from_sha256".into(),
-                        parana::attack::noise_file::sha256_file(s)?,
-                    );
+                let meta = lib_prune::file::Record {
+                    method: method.name().into(),
+                    ratio,
+                    scope,
+                    offset,
+                    layers: layers.as_deref(),
+                    score_data: method.needs_inputs().then_some(score_data.as_str()),
+                    score_images,
+                    seed,
+                    from_sha256,
                 }
+                .meta();
                 lib_prune::file::save(&m, &masks, &meta, o)?;
             }
             Ok(m)
