@@ -334,7 +334,7 @@ def train(
             batch=batch, lr=lr, l2=l2, seed=seed, dataset=dataset, data_dir=_opt_path(data_dir),
             val=val, select_every=select_every, lr_decay=lr_decay, decay_from=decay_from,
             out=_opt_path(out), eval_every=eval_every, checkpoint_every=checkpoint_every,
-            resume=resume, progress=b,
+            resume=resume, progress=b or None,
         )
     finally:
         b.close()
@@ -374,7 +374,7 @@ def train_noise(
                 model._file(), [(target, limit)], folder, steps=steps, lr=lr,
                 optimizer=optimizer, batch=batch, seed=seed, group=1, dataset=dataset,
                 data_dir=_opt_path(data_dir), checkpoint_every=checkpoint_every,
-                resume=resume, progress=b,
+                resume=resume, progress=b or None,
             )
         )
     finally:
@@ -503,7 +503,7 @@ def sweep(
                 layers=None if layers is None else list(layers), scope=scope,
                 offset=str(offset), score_data=score_data, score_images=score_images,
                 seed=seed, images=images, dataset=dataset, data_dir=_opt_path(data_dir),
-                progress=b,
+                progress=b or None,
             )
         )
     finally:
@@ -532,7 +532,7 @@ def reproduce(
     ran and which were cached. The report is ``out/report.html``."""
     b = _bar(progress, "reproduce")
     try:
-        s = _native.reproduce(os.fspath(experiment), os.fspath(out), only=only, dry_run=dry_run, progress=b)
+        s = _native.reproduce(os.fspath(experiment), os.fspath(out), only=only, dry_run=dry_run, progress=b or None)
     finally:
         b.close()
     return json.loads(s)
