@@ -29,6 +29,19 @@ pub fn install() {
     }
 }
 
+/// Ask long jobs to stop at their next safe point, as a first Ctrl-C does;
+/// for hosts that catch the signal themselves (the Python package sets it
+/// when Python reports a KeyboardInterrupt).
+pub fn request() {
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Forget a stop request, so that the next job runs (a host that handled
+/// the interruption and goes on, such as a Python session).
+pub fn reset() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}
+
 /// Whether Ctrl-C was pressed.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)

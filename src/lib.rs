@@ -10,7 +10,8 @@
 //! -> `experiment` (pruning sweeps, and whole studies from a TOML file in
 //! cached stages) -> `report` (best table, plots, the Markdown and HTML
 //! report). The `cli` module is a thin layer over these that the `parana`
-//! binary calls; `error`, `io`, `interrupt`, `tensorfile` and `rng` serve
+//! binary calls; `loader` (every kind of model file, read and written in
+//! one place), `error`, `io`, `interrupt`, `tensorfile` and `rng` serve
 //! them all.
 
 // Anything from a file or the command line must become an error, never a
@@ -26,6 +27,7 @@ pub mod error;
 pub mod experiment;
 pub mod interrupt;
 pub mod io;
+pub mod loader;
 pub mod model;
 pub mod nn;
 pub mod prune;

@@ -8,7 +8,8 @@ mod common;
 
 use common::{mnist, mnist_dir, parana};
 use parana::attack::{Attack, fgsm, pgd::PgdConfig, robustness};
-use parana::model::{Arch, Model, file, init};
+use parana::loader;
+use parana::model::{Arch, Model, init};
 use parana::nn::Head;
 use parana::train::{TrainConfig, TrainIo};
 use std::path::{Path, PathBuf};
@@ -40,14 +41,14 @@ fn small_model_file() -> &'static Path {
         };
         parana::train::train(&mut m, mnist(), &cfg, &io, |_| {}).unwrap();
         m.meta.insert("dataset".into(), "mnist".into());
-        file::save(&m, &p).unwrap();
+        loader::save(&m, &p).unwrap();
         (dir, p)
     });
     p
 }
 
 fn small_model() -> Model {
-    file::load(small_model_file()).unwrap()
+    loader::load(small_model_file()).unwrap()
 }
 
 fn test_images(n: usize) -> (Vec<f32>, Vec<u8>) {

@@ -13,7 +13,8 @@ use parana::attack::masking::{CheckOptions, run_checks};
 use parana::attack::pgd::PgdConfig;
 use parana::attack::square::SquareConfig;
 use parana::attack::{Attack, AttackOptions, Outcome};
-use parana::model::{Model, file};
+use parana::loader;
+use parana::model::Model;
 use std::sync::OnceLock;
 
 fn small_model() -> Model {
@@ -23,7 +24,7 @@ fn small_model() -> Model {
         let p = small_model_file(dir.path());
         (dir, p)
     });
-    file::load(p).unwrap()
+    loader::load(p).unwrap()
 }
 
 /// The model with its last layer's weights and bias multiplied by `c`.

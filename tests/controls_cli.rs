@@ -9,7 +9,8 @@ mod common;
 use common::assert_user_error;
 
 use common::{mnist, parana};
-use parana::model::{Arch, ConvSpec, Model, file, init};
+use parana::loader;
+use parana::model::{Arch, ConvSpec, Model, init};
 use parana::nn::Head;
 use parana::tensorfile::TensorFile;
 use std::path::Path;
@@ -53,7 +54,7 @@ fn mask(f: &TensorFile, layer: usize) -> Vec<bool> {
 
 /// Clean accuracy of the model file `m` on the first `n` test images.
 fn clean(m: &Path, n: usize) -> f64 {
-    let mut model = file::load(m).unwrap();
+    let mut model = loader::load(m).unwrap();
     let o = parana::attack::robustness::outputs(&mut model, &mnist().test, None);
     parana::attack::robustness::accuracy(&o.pred[..n], &mnist().test.labels[..n])
 }
@@ -248,7 +249,7 @@ fn input_features_of_cnns_decoupled_only() {
     let mut cnn = Model::new(Arch::custom(vec![8], vec![conv]).unwrap(), Head::Lq);
     init::init(&mut cnn, 1);
     cnn.meta.insert("dataset".into(), "mnist".into());
-    file::save(&cnn, &p("cnn.safetensors")).unwrap();
+    loader::save(&cnn, &p("cnn.safetensors")).unwrap();
     let c = p("cnn.safetensors");
     let c = c.to_str().unwrap();
     for method in ["act-inputs", "abs-inputs"] {
@@ -272,7 +273,7 @@ fn input_features_of_cnns_decoupled_only() {
         &[],
     );
     assert_eq!(j["input_features_removed"], 392, "{j}");
-    let pruned = file::load(&p("dp.safetensors")).unwrap();
+    let pruned = loader::load(&p("dp.safetensors")).unwrap();
     let first = &pruned.net.layers()[0];
     let cols = first.sparse_structure().unwrap().1;
     let mut used: Vec<u32> = cols

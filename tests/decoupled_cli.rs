@@ -6,7 +6,7 @@
 mod common;
 
 use common::{mnist, parana};
-use parana::model::file;
+use parana::loader;
 use parana::prune::{Method, Pruner, Ratio, Scope, scores};
 use parana::tensorfile::TensorFile;
 use std::path::Path;
@@ -79,7 +79,7 @@ fn decoupled_cnn_prune_fine_tune_and_sweep() {
 
     // act on a decoupled layer: |w| * |mean of its input feature|, the
     // input being the previous feature map in (h*28+w)*C+c order.
-    let mut m = file::load(Path::new(&dec)).unwrap();
+    let mut m = loader::load(Path::new(&dec)).unwrap();
     let idx = scores::score_images(&mnist().train, 2000, 0);
     let stats = scores::input_stats(&mut m, &mnist().train, &idx);
     let pr = Pruner::new(

@@ -5,7 +5,8 @@
 //! (IDX files have their own in `data_idx.rs`.)
 
 use parana::attack::noise_file::Noise;
-use parana::model::{Arch, Model, file, init};
+use parana::loader;
+use parana::model::{Arch, Model, init};
 use parana::nn::Head;
 use parana::tensorfile::TensorFile;
 use proptest::prelude::*;
@@ -23,7 +24,7 @@ fn seeds() -> &'static [(&'static str, Vec<u8>)] {
     static S: std::sync::OnceLock<Vec<(&'static str, Vec<u8>)>> = std::sync::OnceLock::new();
     S.get_or_init(|| {
         let m = small_model();
-        let model = file::to_tensor_file(&m).to_bytes().unwrap();
+        let model = loader::to_tensor_file(&m).to_bytes().unwrap();
         let mut p = small_model();
         parana::sparse::prune_magnitude(&mut p.net, 0.8);
         let (sf, _) = parana::sparse::file::compile(&p).unwrap();
@@ -38,7 +39,7 @@ fn seeds() -> &'static [(&'static str, Vec<u8>)] {
         .to_tensor_file()
         .to_bytes()
         .unwrap();
-        let mut mf = file::to_tensor_file(&p);
+        let mut mf = loader::to_tensor_file(&p);
         let keep: Vec<bool> = p
             .net
             .params()
@@ -99,7 +100,7 @@ fn read_all_ways(bytes: &[u8]) -> Result<(), String> {
         Ok(f) => f,
         Err(e) => return named(e),
     };
-    match file::from_tensor_file(&f, p) {
+    match loader::from_tensor_file(&f, p) {
         Ok(m) => {
             if let Err(e) = parana::prune::file::masks_of(&f, &m, p) {
                 named(e)?;

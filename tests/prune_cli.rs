@@ -7,7 +7,8 @@ mod common;
 use common::assert_user_error;
 
 use common::mnist;
-use parana::model::{Arch, Model, file, init};
+use parana::loader;
+use parana::model::{Arch, Model, init};
 use parana::nn::Head;
 use parana::tensorfile::TensorFile;
 use parana::train::{TrainConfig, TrainIo};
@@ -74,7 +75,7 @@ fn prune_counts_layers_masks_and_keep_mask_fine_tuning() {
     assert_eq!(f.meta["pruning_scope"], "per-matrix");
     assert_eq!(f.meta["pruning_score_data"], "train");
     // The pruned file is still a model file.
-    let pruned = file::load(&out).unwrap();
+    let pruned = loader::load(&out).unwrap();
     assert_eq!(pruned.arch.describe(), "mlp 784-32-16-10");
 
     // --layers: only layer 1 pruned, 0.29 exactly = floor(512 * 29 / 100).

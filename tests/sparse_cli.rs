@@ -5,7 +5,7 @@
 mod common;
 
 use common::{mnist_dir, parana};
-use parana::model::file;
+use parana::loader;
 use parana::tensorfile::TensorFile;
 use std::process::Output;
 
@@ -50,9 +50,9 @@ fn compile_eval_inspect_a_pruned_model() {
         "--json",
     ]));
     // 80% of each matrix pruned by magnitude (no fine-tuning).
-    let mut m = file::load(std::path::Path::new(&dense)).unwrap();
+    let mut m = loader::load(std::path::Path::new(&dense)).unwrap();
     parana::sparse::prune_magnitude(&mut m.net, 0.8);
-    file::save(&m, std::path::Path::new(&pruned)).unwrap();
+    loader::save(&m, std::path::Path::new(&pruned)).unwrap();
 
     let rep = json(&run(&[
         "compile", "--model", &pruned, "--out", &sparse, "--json",
@@ -170,7 +170,7 @@ fn decoupled_cnn_classifies_like_the_cnn() {
     init(&mut m, 2);
     parana::sparse::prune_magnitude(&mut m.net, 0.5);
     let cnn = p("cnn.safetensors");
-    file::save(&m, std::path::Path::new(&cnn)).unwrap();
+    loader::save(&m, std::path::Path::new(&cnn)).unwrap();
     let o = run(&["decouple", "--model", &cnn]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dec = p("cnn.decoupled.safetensors");
@@ -200,7 +200,7 @@ fn bench_sparse_decoupled_cnn_json_plot_and_files() {
     );
     init(&mut m, 3);
     let cnn = dir.path().join("tiny.safetensors");
-    file::save(&m, &cnn).unwrap();
+    loader::save(&m, &cnn).unwrap();
     let out = dir.path().join("out");
     let o = run(&[
         "bench",
@@ -247,6 +247,6 @@ fn bench_sparse_decoupled_cnn_json_plot_and_files() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     // The saved pruned decoupled network loads and evaluates.
-    let mut d = file::load(&out.join("tiny-s90.sparse.safetensors")).unwrap();
+    let mut d = loader::load(&out.join("tiny-s90.sparse.safetensors")).unwrap();
     assert_eq!(d.logits(&vec![0.5; 784], 1).len(), 10);
 }

@@ -9,7 +9,7 @@ use common::assert_user_error;
 
 use common::{mnist, mnist_dir, parana};
 use parana::attack::noise_file::Noise;
-use parana::model::file;
+use parana::loader;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -63,7 +63,7 @@ fn sweep_args<'a>(model: &'a str, noise: &'a str, out: &'a str) -> Vec<&'a str> 
 /// Accuracy of the model file `m` on the first IMAGES test images, with
 /// `noise` added when given.
 fn accuracy(m: &Path, noise: Option<&Noise>) -> f64 {
-    let mut model = file::load(m).unwrap();
+    let mut model = loader::load(m).unwrap();
     let o = parana::attack::robustness::outputs(
         &mut model,
         &mnist().test,
@@ -145,9 +145,9 @@ fn sweep_rows_match_prune_resume_shards_best_and_plot() {
     other[8] = "0,0.5";
     assert_user_error(&run(&other), "different ratios");
     let m2 = dir.path().join("other.safetensors");
-    let mut om = file::load(&model).unwrap();
+    let mut om = loader::load(&model).unwrap();
     om.meta.insert("note".into(), "changed".into());
-    file::save(&om, &m2).unwrap();
+    loader::save(&om, &m2).unwrap();
     assert_user_error(
         &run(&sweep_args(m2.to_str().unwrap(), nz, f)),
         "different model",

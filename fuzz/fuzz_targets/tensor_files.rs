@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(f) => f,
         Err(e) => return named(e),
     };
-    match parana::model::file::from_tensor_file(&f, p) {
+    match parana::loader::from_tensor_file(&f, p) {
         Ok(m) => {
             if let Err(e) = parana::prune::file::masks_of(&f, &m, p) {
                 named(e)

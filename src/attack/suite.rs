@@ -9,7 +9,8 @@ use super::universal::{self, NoiseConfig, NoiseState};
 use super::{picture, robustness};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -96,7 +97,7 @@ pub enum Event {
 /// Check the suite against its model file before any work; returns the
 /// model and the file's SHA-256.
 pub fn check(s: &Suite) -> Result<(Model, String)> {
-    let model = file::load(&s.model)?;
+    let model = loader::load(&s.model)?;
     let sha = noise_file::sha256_file(&s.model)?;
     for c in &s.noises {
         c.validate(model.arch.classes).map_err(|e| match e {
@@ -171,7 +172,7 @@ pub fn train_suite_with(
     // with its sparse layers on the sparse engine.
     let mut fast = match extras.sparse {
         Some(d) => {
-            let mut m = file::load(&s.model)?;
+            let mut m = loader::load(&s.model)?;
             m.net = crate::sparse::sparsify(m.net, d);
             Some(m)
         }

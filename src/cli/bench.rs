@@ -223,7 +223,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             let ratios = super::sweep::parse_ratios(&ratios)?;
             let m = match &model {
-                Some(p) => crate::model::file::load(p)?,
+                Some(p) => crate::loader::load(p)?,
                 None => bench::model("article-mlp", crate::nn::Head::Lq)?,
             };
             let ds = data.load(None)?;
@@ -301,7 +301,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
             seed,
             out,
         } => {
-            let mut m = crate::model::file::load(&model)?;
+            let mut m = crate::loader::load(&model)?;
             bench::reference_dump(&mut m, batch.max(1), seed).save(&out)
         }
     }
@@ -311,7 +311,7 @@ pub(super) fn run(c: BenchCommand, _g: Global) -> Result<()> {
 fn sparse_subject(model: &str) -> Result<crate::sparse::bench::Subject> {
     let path = std::path::Path::new(model);
     let (name, m) = if path.exists() {
-        let m = crate::model::file::load(path)?;
+        let m = crate::loader::load(path)?;
         if m.net
             .layers()
             .iter()

@@ -25,7 +25,7 @@ pub struct CompileArgs {
 }
 
 pub(super) fn run(a: CompileArgs, _g: Global) -> Result<()> {
-    let model = crate::model::file::load(&a.model)?;
+    let model = crate::loader::load(&a.model)?;
     let (f, rep) = file::compile(&model).map_err(|e| match e {
         crate::Error::Input(m) => crate::Error::file(&a.model, m),
         e => e,
@@ -101,7 +101,7 @@ pub struct DecoupleArgs {
 }
 
 pub(super) fn decouple(a: DecoupleArgs, _g: Global) -> Result<()> {
-    let model = crate::model::file::load(&a.model)?;
+    let model = crate::loader::load(&a.model)?;
     let f = crate::sparse::decouple::decouple(&model)?;
     let out = a.out.unwrap_or_else(|| {
         let stem = a

@@ -8,7 +8,8 @@ use super::{DataOpts, Global, print_json};
 use crate::attack::noise_file::Noise;
 use crate::attack::{Attack, AttackOptions, masking, robustness};
 use crate::error::{Error, Result};
-use crate::model::{Model, eval, file};
+use crate::loader;
+use crate::model::{Model, eval};
 use std::path::PathBuf;
 
 /// Evaluate a model on the test (or training) set.
@@ -96,7 +97,7 @@ pub(super) fn run(a: EvalArgs, g: Global) -> Result<()> {
     let Some(model_path) = a.model.clone() else {
         return Err(Error::input("eval needs --model or --models"));
     };
-    let mut model = file::load(&model_path)?;
+    let mut model = loader::load(&model_path)?;
     let data = a.data.load(None)?;
     let split = match a.split.as_str() {
         "test" => &data.test,
@@ -200,7 +201,7 @@ fn robustness_table(a: EvalArgs, g: Global) -> Result<()> {
     };
     let mut models: Vec<Model> = Vec::new();
     for p in &paths {
-        models.push(on_sparse_engine(file::load(p)?));
+        models.push(on_sparse_engine(loader::load(p)?));
     }
     let data = a.data.load(None)?;
     let split = match a.split.as_str() {
@@ -416,9 +417,9 @@ fn attack_checks(a: EvalArgs, g: Global) -> Result<()> {
             "--apgd-steps and --steps must be at least 1 for --attack-checks",
         ));
     }
-    let mut model = on_sparse_engine(file::load(&model_path)?);
+    let mut model = on_sparse_engine(loader::load(&model_path)?);
     let mut source = match &a.transfer_from {
-        Some(p) => Some((on_sparse_engine(file::load(p)?), p.clone())),
+        Some(p) => Some((on_sparse_engine(loader::load(p)?), p.clone())),
         None => None,
     };
     let data = a.data.load(None)?;

@@ -2,7 +2,7 @@
 
 use super::{Global, print_json};
 use crate::error::Result;
-use crate::model::file;
+use crate::loader;
 use std::path::PathBuf;
 
 /// Show a model file's architecture, parameters, sparsity and metadata.
@@ -21,7 +21,7 @@ pub(super) fn run(a: InspectArgs, _g: Global) -> Result<()> {
     if super::compile::inspect_sparse(&a.model, a.json)? {
         return Ok(());
     }
-    let model = file::load(&a.model)?;
+    let model = loader::load(&a.model)?;
     let tensors: Vec<serde_json::Value> = model
         .named_params()
         .map(|(name, p)| {

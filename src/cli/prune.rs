@@ -2,9 +2,9 @@
 
 use super::{DataOpts, Global, print_json};
 use crate::error::{Error, Result};
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Prune a model by absolute value, activated value, Wanda or combined.
@@ -106,21 +106,6 @@ impl PruneOpts {
             self.seed,
         )
     }
-
-    /// Metadata describing these settings.
-    pub fn meta(&self, s: &Settings) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
-        m.insert("pruning_scope".into(), s.scope.name().into());
-        m.insert("pruning_offset".into(), s.offset.to_string());
-        m.insert(
-            "pruning_layers".into(),
-            crate::prune::layers_name(s.layers.as_deref()),
-        );
-        m.insert("pruning_score_data".into(), self.score_data.clone());
-        m.insert("pruning_score_images".into(), self.score_images.to_string());
-        m.insert("pruning_seed".into(), self.seed.to_string());
-        m
-    }
 }
 
 /// `0,2` -> `[0, 2]`.
@@ -140,7 +125,7 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
     let method = Method::parse(&a.method)?;
     let ratio = Ratio::parse(&a.ratio)?;
     let s = a.opts.parse()?;
-    let mut model = file::load(&a.model)?;
+    let mut model = loader::load(&a.model)?;
     let n_layers = scores::prunable_layers(&model).len();
     if let Some(bad) = s.layers.iter().flatten().find(|&&k| k >= n_layers) {
         return Err(Error::input(format!(
@@ -175,16 +160,18 @@ pub(super) fn run(a: PruneArgs, g: Global) -> Result<()> {
     let masks = pruner.masks(ratio);
     let original = prune::original_weights(&model);
     prune::apply(&mut model, &original, &masks);
-    let mut meta = a.opts.meta(&s);
-    meta.insert("pruning_method".into(), method.name().into());
-    meta.insert("pruning_ratio".into(), ratio.to_string());
-    meta.insert(
-        "pruned_from_sha256".into(),
-        crate::attack::noise_file::sha256_file(&a.model)?,
-    );
-    if !method.needs_inputs() {
-        meta.insert("pruning_score_data".into(), "none".into());
+    let meta = prune::file::Record {
+        method: method.name().into(),
+        ratio,
+        scope: s.scope,
+        offset: s.offset,
+        layers: s.layers.as_deref(),
+        score_data: method.needs_inputs().then_some(a.opts.score_data.as_str()),
+        score_images: a.opts.score_images,
+        seed: a.opts.seed,
+        from_sha256: Some(crate::attack::noise_file::sha256_file(&a.model)?),
     }
+    .meta();
     prune::file::save(&model, &masks, &meta, &a.out)?;
     let sizes: Vec<usize> = original.iter().map(Vec::len).collect();
     let kept: Vec<usize> = masks

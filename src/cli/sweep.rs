@@ -73,11 +73,7 @@ enum SweepCommand {
 
 /// `0:0.99:0.01` or `0,0.5,0.81`.
 pub(crate) fn parse_ratios(s: &str) -> Result<Vec<Ratio>> {
-    if s.contains(':') {
-        Ratio::range(s)
-    } else {
-        s.split(',').map(Ratio::parse).collect()
-    }
+    Ratio::list(s)
 }
 
 pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use super::{DataOpts, Global, print_json, progress};
 use crate::error::{Error, Result};
+use crate::loader;
 use crate::model::{Arch, Model, arch, eval, file, init};
 use crate::nn::Head;
 use crate::train::{self, TrainConfig, TrainIo};
@@ -149,7 +150,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     let mut model = match &a.init {
         Some(path) => {
             let f = crate::tensorfile::TensorFile::load(path)?;
-            let mut m = file::from_tensor_file(&f, path)?;
+            let mut m = loader::from_tensor_file(&f, path)?;
             if m.arch.classes != data.classes || m.arch.in_len() != data.train.image_len() {
                 return Err(Error::file(
                     path,
@@ -224,7 +225,7 @@ pub(super) fn run(a: TrainArgs, g: Global) -> Result<()> {
     if let Some(s) = &summary.selection {
         s.stamp(&mut model);
     }
-    let mut f = file::to_tensor_file(&model);
+    let mut f = loader::to_tensor_file(&model);
     f.bools.extend(mask_tensors);
     f.save(&a.out)?;
     if a.json {

@@ -31,7 +31,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::experiment::sweep::NoiseInfo;
 use crate::experiment::sweep::run::input_stats;
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -393,28 +394,19 @@ fn save_all(dir: &Path, f: &AdaptiveFile) -> Result<()> {
 
 /// The pruning metadata `parana prune` writes, for `spec` at `p`.
 fn pruning_meta(spec: &AdaptiveSpec, p: &Point, from_sha: &str) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    m.insert("pruning_method".into(), p.method_name());
-    m.insert("pruning_ratio".into(), p.ratio.to_string());
-    m.insert("pruning_scope".into(), spec.scope.name().into());
-    m.insert("pruning_offset".into(), spec.offset.to_string());
-    m.insert(
-        "pruning_layers".into(),
-        crate::prune::layers_name(spec.layers.as_deref()),
-    );
     let needs = p.method.is_some_and(Method::needs_inputs);
-    m.insert(
-        "pruning_score_data".into(),
-        if needs {
-            spec.score_data.clone()
-        } else {
-            "none".into()
-        },
-    );
-    m.insert("pruning_score_images".into(), spec.score_images.to_string());
-    m.insert("pruning_seed".into(), spec.seed.to_string());
-    m.insert("pruned_from_sha256".into(), from_sha.into());
-    m
+    crate::prune::file::Record {
+        method: p.method_name(),
+        ratio: p.ratio,
+        scope: spec.scope,
+        offset: spec.offset,
+        layers: spec.layers.as_deref(),
+        score_data: needs.then_some(spec.score_data.as_str()),
+        score_images: spec.score_images,
+        seed: spec.seed,
+        from_sha256: Some(from_sha.into()),
+    }
+    .meta()
 }
 
 /// Accuracy and fooling rate of `model` under each noise.
@@ -448,7 +440,7 @@ pub fn run(
     if spec.group == 0 {
         return Err(Error::input("--group must be at least 1"));
     }
-    let mut model = file::load(&spec.model)?;
+    let mut model = loader::load(&spec.model)?;
     suite::check_model_fits(&model, &spec.model, data)?;
     let n_layers = scores::prunable_layers(&model).len();
     if let Some(bad) = spec.layers.iter().flatten().find(|&&k| k >= n_layers) {
@@ -785,7 +777,7 @@ fn point(
             }
         })?;
     }
-    let mut pruned = file::load(&model_path)?;
+    let mut pruned = loader::load(&model_path)?;
     let mut adaptive_noises = Vec::new();
     for c in configs {
         adaptive_noises.push(Noise::load(

@@ -10,7 +10,8 @@ use crate::attack::robustness::{self, AttackEval};
 use crate::attack::suite::{self, Suite};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Model, eval, file, init};
+use crate::loader;
+use crate::model::{Model, eval, init};
 use crate::prune::{Ratio, Scope};
 use crate::train::{self, TrainIo};
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,7 @@ pub fn run_stage(
             if let Some(sel) = &s.selection {
                 sel.stamp(&mut model);
             }
-            file::save(&model, &out)?;
+            loader::save(&model, &out)?;
             write_json(
                 &dir.join("train.json"),
                 &TrainRecord {
@@ -152,7 +153,7 @@ pub fn run_stage(
             let Some(a) = &inst.attacks(exp) else {
                 return Err(Error::Other("attacks stage without [attacks]".into()));
             };
-            let mut model = file::load(&model_file(run, &m.name))?;
+            let mut model = loader::load(&model_file(run, &m.name))?;
             let n = a.images.unwrap_or(data.test.len()).min(data.test.len());
             let pred = eval::predict(&mut model, &data.test);
             let clean_accuracy = robustness::accuracy(&pred[..n], &data.test.labels[..n]);
@@ -178,7 +179,7 @@ pub fn run_stage(
             Ok(())
         }
         Kind::Decouple => {
-            let model = file::load(&model_file(run, &m.name))?;
+            let model = loader::load(&model_file(run, &m.name))?;
             let f = crate::sparse::decouple::decouple(&model)?;
             progress(f.meta.get("arch_description").cloned().unwrap_or_default());
             f.save(&decoupled_file(run, &m.name))

@@ -64,6 +64,28 @@ pub fn predict(model: &mut Model, split: &Split) -> Vec<usize> {
     out
 }
 
+/// Raw outputs (`n` x classes, row-major) of `model` for the `n` inputs `x`
+/// (pixels in [0, 1], image after image), computed in the same chunks as
+/// [`predict`]; what the Python package's `Model.logits` returns.
+pub fn logits(model: &mut Model, x: &[f32], n: usize) -> Vec<f32> {
+    crate::nn::flush_denormals();
+    let len = model.arch.in_len();
+    let per = eval_batch(&model.net);
+    let mut out = Vec::with_capacity(n * model.arch.classes);
+    for start in (0..n).step_by(per) {
+        let b = per.min(n - start);
+        out.extend_from_slice(model.logits(&x[start * len..(start + b) * len], b));
+    }
+    out
+}
+
+/// Predicted class of each of the `n` inputs `x` (see [`logits`]).
+pub fn predict_f32(model: &mut Model, x: &[f32], n: usize) -> Vec<usize> {
+    let classes = model.arch.classes;
+    let out = logits(model, x, n);
+    argmax_rows(&out, classes).collect()
+}
+
 /// Evaluate `model` on every image of `split`.
 pub fn evaluate(model: &mut Model, split: &Split) -> Evaluation {
     let classes = model.arch.classes;
@@ -95,5 +117,34 @@ pub fn evaluate(model: &mut Model, split: &Split) -> Evaluation {
         total: pred.len(),
         per_class,
         confusion,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Arch, init::init};
+    use crate::nn::Head;
+
+    #[test]
+    fn float_inputs_give_the_split_path_predictions_across_chunks() {
+        let mut m = Model::new(Arch::custom(vec![8], vec![]).unwrap(), Head::Sce);
+        init(&mut m, 2);
+        // More images than one chunk, so the chunking is exercised.
+        let n = EVAL_BATCH + 7;
+        let images: Vec<u8> = (0..n * 784).map(|i| (i * 31 % 256) as u8).collect();
+        let split = Split {
+            images,
+            labels: vec![0; n],
+            rows: 28,
+            cols: 28,
+        };
+        let mut x = vec![0.0; n * 784];
+        split.gather_f32(&(0..n).collect::<Vec<_>>(), &mut x);
+        assert_eq!(predict_f32(&mut m, &x, n), predict(&mut m, &split));
+        let all = logits(&mut m, &x, n);
+        assert_eq!(all.len(), n * 10);
+        let last = m.logits(&x[(n - 1) * 784..], 1).to_vec();
+        assert_eq!(&all[(n - 1) * 10..], &last[..]);
     }
 }

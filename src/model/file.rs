@@ -7,6 +7,9 @@
 //! The metadata carries the format version, the architecture (JSON), the
 //! head and whatever the producer recorded (dataset, seed, steps, accuracy).
 //!
+//! This module knows the dense format only; [`crate::loader`] reads and
+//! writes every kind of model file (dense, pruned, compiled, decoupled).
+//!
 //! A file without parana metadata (e.g. `safetensors.torch.save_file(
 //! model.state_dict())` of a plain ReLU MLP) loads with its architecture
 //! inferred from the tensor shapes.
@@ -26,12 +29,10 @@ pub const FORMAT_VERSION: &str = "1";
 /// its weights (`masks.layers.0.weight`); loading a model ignores them.
 pub const MASK_PREFIX: &str = "masks.";
 
-/// The model as a [`TensorFile`] (tensors and metadata). A decoupled CNN
-/// (loaded from `parana decouple`'s output) stays in that sparse format.
-pub fn to_tensor_file(model: &Model) -> TensorFile {
-    if is_decoupled(model) {
-        return crate::sparse::decouple::file_of(model);
-    }
+/// A dense model as a [`TensorFile`] (tensors and metadata). Callers go
+/// through [`crate::loader::to_tensor_file`], which keeps a decoupled CNN in
+/// its sparse format.
+pub fn dense_to_tensor_file(model: &Model) -> TensorFile {
     let mut f = TensorFile::default();
     for (name, p) in model.named_params() {
         f.insert(name, p.shape.clone(), p.value.clone());
@@ -58,22 +59,11 @@ pub fn is_decoupled(model: &Model) -> bool {
         .any(|l| l.kind() == "sparse_trainable")
 }
 
-/// Save `model` atomically to `path`.
-pub fn save(model: &Model, path: &Path) -> Result<()> {
-    to_tensor_file(model).save(path)
-}
-
-/// Load a model file (parana's, or a plain PyTorch MLP/CNN state dict).
-pub fn load(path: &Path) -> Result<Model> {
-    let f = TensorFile::load(path)?;
-    from_tensor_file(&f, path)
-}
-
-/// Build a model from a loaded file; `path` is used in error messages.
-pub fn from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
-    if crate::sparse::file::is_sparse(f) {
-        return crate::sparse::file::from_tensor_file(f, path);
-    }
+/// Build a model from a loaded dense file (parana's, with or without
+/// masks, or a plain PyTorch MLP/CNN state dict); `path` is used in error
+/// messages. Callers go through [`crate::loader::from_tensor_file`], which
+/// also reads the sparse formats.
+pub fn dense_from_tensor_file(f: &TensorFile, path: &Path) -> Result<Model> {
     if let Some(name) = f.ints.keys().next() {
         return Err(Error::file(
             path,
@@ -307,13 +297,13 @@ mod tests {
         let mut m = Model::new(arch.clone(), Head::Lq);
         init(&mut m, 3);
         m.meta.insert("seed".into(), "3".into());
-        save(&m, &p).unwrap();
+        dense_to_tensor_file(&m).save(&p).unwrap();
         let f = TensorFile::load(&p).unwrap();
         assert_eq!(f.tensors["convs.0.weight"].shape, vec![2, 1, 3, 3]);
         assert_eq!(f.tensors["layers.0.weight"].shape, vec![7, 28 * 28 * 2]);
         assert_eq!(f.tensors["layers.2.bias"].shape, vec![10]);
         assert_eq!(f.meta["format"], FORMAT);
-        let back = load(&p).unwrap();
+        let back = dense_from_tensor_file(&f, &p).unwrap();
         assert_eq!(back.arch, arch);
         assert_eq!(back.head, Head::Lq);
         assert_eq!(back.meta["seed"], "3");
@@ -328,27 +318,27 @@ mod tests {
         let p = dir.path().join("m.safetensors");
         let mut m = Model::new(Arch::custom(vec![6], vec![]).unwrap(), Head::Sce);
         init(&mut m, 1);
-        let mut f = to_tensor_file(&m);
+        let mut f = dense_to_tensor_file(&m);
         // Claims another architecture than its tensors have.
         f.meta.insert(
             "arch".into(),
             serde_json::to_string(&Arch::custom(vec![8], vec![]).unwrap()).unwrap(),
         );
-        let e = from_tensor_file(&f, &p).err().unwrap().to_string();
+        let e = dense_from_tensor_file(&f, &p).err().unwrap().to_string();
         assert!(
             e.contains("m.safetensors") && e.contains("layers.0.weight") && e.contains("[6, 784]"),
             "{e}"
         );
         // A plain torch nn.Sequential state dict: `0.weight`, `2.weight`.
         let mut t = TensorFile::default();
-        let f0 = to_tensor_file(&m);
+        let f0 = dense_to_tensor_file(&m);
         for (src, dst) in [("layers.0", "0"), ("layers.1", "2")] {
             for k in ["weight", "bias"] {
                 let x = &f0.tensors[&format!("{src}.{k}")];
                 t.insert(format!("{dst}.{k}"), x.shape.clone(), x.data.clone());
             }
         }
-        let g = from_tensor_file(&t, &p).unwrap();
+        let g = dense_from_tensor_file(&t, &p).unwrap();
         assert_eq!(g.arch.hidden, vec![6]);
         assert_eq!(g.arch.input, [28, 28, 1]);
         assert_eq!(
@@ -358,7 +348,7 @@ mod tests {
         // Shapes that do not chain.
         let mut t2 = t.clone();
         t2.insert("2.weight", vec![10, 5], vec![0.0; 50]);
-        let e = from_tensor_file(&t2, &p).err().unwrap().to_string();
+        let e = dense_from_tensor_file(&t2, &p).err().unwrap().to_string();
         assert!(e.contains("cannot infer") && e.contains("6 outputs"), "{e}");
     }
 }

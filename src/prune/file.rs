@@ -12,12 +12,60 @@
 //! A pruned decoupled CNN is written in its sparse format instead, holding
 //! only the kept weights: the stored structure is its mask.
 
-use super::{Masks, scores};
+use super::{Masks, Ratio, Scope, scores};
 use crate::error::{Error, Result};
+use crate::loader;
 use crate::model::{Model, file};
 use crate::tensorfile::TensorFile;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The pruning settings a pruned model file records as its `pruning_*`
+/// metadata: what `parana prune`, the adaptive stage and the Python package
+/// write, from this one place.
+pub struct Record<'a> {
+    /// Method name (`act`, `random:2`, ...).
+    pub method: String,
+    /// Share pruned.
+    pub ratio: Ratio,
+    /// Selection scope.
+    pub scope: Scope,
+    /// Offset of the combined method.
+    pub offset: Ratio,
+    /// Layers pruned (None: all).
+    pub layers: Option<&'a [usize]>,
+    /// Split the scores were computed on (`train`, `test`), or None for a
+    /// method that reads no inputs.
+    pub score_data: Option<&'a str>,
+    /// Images the scores were computed on.
+    pub score_images: usize,
+    /// Seed of the score images and random masks.
+    pub seed: u64,
+    /// SHA-256 of the model file pruned, when it came from one.
+    pub from_sha256: Option<String>,
+}
+
+impl Record<'_> {
+    /// The metadata keys and values.
+    pub fn meta(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        m.insert("pruning_method".into(), self.method.clone());
+        m.insert("pruning_ratio".into(), self.ratio.to_string());
+        m.insert("pruning_scope".into(), self.scope.name().into());
+        m.insert("pruning_offset".into(), self.offset.to_string());
+        m.insert("pruning_layers".into(), super::layers_name(self.layers));
+        m.insert(
+            "pruning_score_data".into(),
+            self.score_data.unwrap_or("none").into(),
+        );
+        m.insert("pruning_score_images".into(), self.score_images.to_string());
+        m.insert("pruning_seed".into(), self.seed.to_string());
+        if let Some(sha) = &self.from_sha256 {
+            m.insert("pruned_from_sha256".into(), sha.clone());
+        }
+        m
+    }
+}
 
 /// Write `model` (already pruned with `masks`) with its masks and `meta`
 /// (added to the model's metadata) atomically to `path`.
@@ -27,7 +75,7 @@ pub fn save(
     meta: &BTreeMap<String, String>,
     path: &Path,
 ) -> Result<()> {
-    let mut f = file::to_tensor_file(model);
+    let mut f = loader::to_tensor_file(model);
     if file::is_decoupled(model) {
         // The sparse format stores only the kept weights: no masks needed.
         f.meta

@@ -112,6 +112,16 @@ impl Ratio {
         }
     }
 
+    /// Ratios as `parana sweep --ratios` takes them: a range
+    /// `START:END:STEP` (see [`Ratio::range`]) or a list like `0,0.5,0.81`.
+    pub fn list(spec: &str) -> Result<Vec<Ratio>> {
+        if spec.contains(':') {
+            Ratio::range(spec)
+        } else {
+            spec.split(',').map(Ratio::parse).collect()
+        }
+    }
+
     /// `start, start+step, …` up to and including `end` (e.g. `0:0.99:0.01`).
     pub fn range(spec: &str) -> Result<Vec<Ratio>> {
         let parts: Vec<&str> = spec.split(':').collect();

@@ -1,5 +1,5 @@
 //! Compiled sparse model files: `parana compile` writes them, and
-//! [`crate::model::file::load`] reads them back into a [`Model`] whose
+//! [`crate::loader::load`] reads them back into a [`Model`] whose
 //! layers are sparse where that is faster.
 //!
 //! A safetensors file (see `docs/formats.md`), fully connected layer `i`
@@ -366,7 +366,7 @@ mod tests {
             assert!(rep.neurons_removed[0] >= 8, "{rep:?}");
             f.save(&p).unwrap();
             // Loaded through the ordinary model loader.
-            let mut back = crate::model::file::load(&p).unwrap();
+            let mut back = crate::loader::load(&p).unwrap();
             assert_eq!(back.arch.hidden[0], 40 - rep.neurons_removed[0]);
             assert_eq!(back.meta["seed"], "9");
             assert_eq!(back.head, Head::Lq);

@@ -8,7 +8,8 @@
 use super::TrainConfig;
 use super::select::Best;
 use crate::error::{Error, Result};
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::nn::Adam;
 use crate::tensorfile::TensorFile;
 use std::path::Path;
@@ -25,7 +26,7 @@ pub fn save(
     step: u64,
     best: Option<&Best>,
 ) -> Result<()> {
-    let mut f = file::to_tensor_file(model);
+    let mut f = loader::to_tensor_file(model);
     for ((name, p), (m, v)) in model.named_params().zip(adam.m.iter().zip(&adam.v)) {
         f.insert(format!("adam.m.{name}"), p.shape.clone(), m.clone());
         f.insert(format!("adam.v.{name}"), p.shape.clone(), v.clone());
@@ -107,7 +108,7 @@ pub fn load(
             })
         }
     };
-    let loaded = file::from_tensor_file(&f, path)?;
+    let loaded = loader::from_tensor_file(&f, path)?;
     if loaded.arch != model.arch || loaded.head != model.head {
         return Err(Error::file(
             path,

@@ -37,7 +37,8 @@ pub fn run_on_mnist(args: &[&str]) -> std::process::Output {
 /// A small `lq` MLP (784-32-16-10) trained for 150 steps on real MNIST,
 /// saved as `dir/small.safetensors` with `dataset = mnist` metadata.
 pub fn small_model_file(dir: &std::path::Path) -> PathBuf {
-    use parana::model::{Arch, Model, file, init};
+    use parana::loader;
+    use parana::model::{Arch, Model, init};
     use parana::train::{TrainConfig, TrainIo};
     let mut m = Model::new(
         Arch::custom(vec![32, 16], vec![]).unwrap(),
@@ -53,7 +54,7 @@ pub fn small_model_file(dir: &std::path::Path) -> PathBuf {
     parana::train::train(&mut m, mnist(), &cfg, &TrainIo::default(), |_| {}).unwrap();
     m.meta.insert("dataset".into(), "mnist".into());
     let p = dir.join("small.safetensors");
-    file::save(&m, &p).unwrap();
+    loader::save(&m, &p).unwrap();
     p
 }
 

@@ -9,7 +9,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::experiment::sweep::results::{FORMAT, Run, Shard, SweepFile};
 use crate::experiment::sweep::{Evaluator, Group, NoiseInfo, Row, Settings, Sweeper};
-use crate::model::{Model, file};
+use crate::loader;
+use crate::model::Model;
 use crate::prune::{InputStats, Method, Ratio, Scope, scores};
 use std::path::PathBuf;
 
@@ -130,7 +131,7 @@ pub fn run(
     if spec.score_images == 0 {
         return Err(Error::input("--score-images must be at least 1"));
     }
-    let mut model = file::load(&spec.model)?;
+    let mut model = loader::load(&spec.model)?;
     let n_layers = scores::prunable_layers(&model).len();
     let groups = groups(spec, n_layers)?;
     check_model_fits(&model, &spec.model, data)?;
