@@ -42,7 +42,9 @@ echo "== cargo test --release"
 cargo test --release --workspace "$@"
 
 # The Python package (python/), in a virtual environment kept outside the
-# clone and reused (PyTorch is large): created with numpy, torch (CPU wheels),
+# clone and reused (PyTorch is large): created with numpy, torch (from PyPI,
+# the one Python registry this project reaches; its Linux wheel brings CUDA
+# libraries it does not use here, a one-time download of several GB),
 # pandas, pytest and maturin when absent, topped up when one is missing.
 # The package is built with the venv's maturin against the shared target/,
 # so the library compiled above is reused.
@@ -61,8 +63,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "$py" -m pip install -q "${missing[@]}"
 fi
 if ! "$py" -c "import torch" 2>/dev/null; then
-  echo "== pip install torch (CPU wheels)"
-  "$py" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+  echo "== pip install torch"
+  "$py" -m pip install -q torch
 fi
 echo "== pip install ./python (into $venv)"
 PATH="$venv/bin:$PATH" "$py" -m pip install -q --no-build-isolation --no-deps --force-reinstall ./python
