@@ -58,7 +58,12 @@ def test_contiguous_float32_inputs_are_not_copied():
 
 def test_ctrl_c_stops_training_with_keyboard_interrupt(tmp_path, mnist):
     out = tmp_path / "m.safetensors"
+    # Python leaves SIGINT ignored when it starts with it ignored (as in a
+    # job started with `&` by a non-interactive shell, e.g. CI in the
+    # background): restore the handler an interactive session has.
     code = (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import parana, sys\n"
         "try:\n"
         f"    parana.train(hidden=[64], steps=10**7, checkpoint_every=20, out={str(out)!r}, progress=False)\n"
