@@ -9,7 +9,7 @@ use crate::model::PyModel;
 use parana::data::Dataset;
 use parana::experiment::sweep::results::Run;
 use parana::experiment::sweep::run::{self as sweep_run, SweepSpec};
-use parana::prune::{self as lib_prune, Method, Pruner, Ratio, Scope, scores};
+use parana::prune::{self as lib_prune, Method, PruneSettings, Pruner, Ratio, Scope, scores};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
@@ -168,12 +168,15 @@ pub fn sweep(
         methods: ms,
         ratios: Ratio::list(&ratios).py()?,
         per_layer,
-        layers,
-        scope: Scope::parse(&scope).py()?,
-        offset: Ratio::parse(&offset).map_err(|_| value_error(format!("bad offset '{offset}'")))?,
-        score_data,
-        score_images,
-        seed,
+        prune: PruneSettings {
+            layers,
+            scope: Scope::parse(&scope).py()?,
+            offset: Ratio::parse(&offset)
+                .map_err(|_| value_error(format!("bad offset '{offset}'")))?,
+            score_data,
+            score_images,
+            seed,
+        },
         noise,
         images,
         shard: None,

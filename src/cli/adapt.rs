@@ -92,7 +92,7 @@ pub(super) fn run(a: AdaptArgs, g: Global) -> Result<()> {
             points.push(Point::new(m, *r, "given"));
         }
     }
-    let ps = a.opts.parse()?;
+    let prune = a.opts.parse()?;
     let attacks = match &a.attack {
         Some(s) => Attack::parse_with(
             s,
@@ -141,12 +141,7 @@ pub(super) fn run(a: AdaptArgs, g: Global) -> Result<()> {
         model: a.model.clone(),
         noise: a.noise.clone(),
         points,
-        layers: ps.layers,
-        scope: ps.scope,
-        offset: ps.offset,
-        score_data: a.opts.score_data.clone(),
-        score_images: a.opts.score_images,
-        seed: a.opts.seed,
+        prune,
         attacks,
         attack_images: a.images,
         checks,

@@ -4,7 +4,7 @@ use super::{DataOpts, Global, print_json};
 use crate::error::{Error, Result};
 use crate::loader;
 use crate::model::Model;
-use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
+use crate::prune::{self, InputStats, Method, PruneSettings, Pruner, Ratio, Scope, scores};
 use std::path::PathBuf;
 
 /// Prune a model by absolute value, activated value, Wanda or combined.
@@ -61,16 +61,10 @@ pub(crate) struct PruneOpts {
     pub seed: u64,
 }
 
-/// Parsed, checked [`PruneOpts`].
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    pub scope: Scope,
-    pub layers: Option<Vec<usize>>,
-    pub offset: Ratio,
-}
-
 impl PruneOpts {
-    pub fn parse(&self) -> Result<Settings> {
+    /// The parsed settings (checked against a model later, by
+    /// [`PruneSettings::check`]).
+    pub fn parse(&self) -> Result<PruneSettings> {
         let scope = Scope::parse(&self.scope)?;
         let layers = match &self.layers {
             Some(l) => Some(parse_layers(l)?),
@@ -78,22 +72,17 @@ impl PruneOpts {
         };
         let offset = Ratio::parse(&self.offset)
             .map_err(|_| Error::input(format!("bad --offset '{}'", self.offset)))?;
-        match self.score_data.as_str() {
-            "train" | "test" => {}
-            s => {
-                return Err(Error::input(format!(
-                    "unknown --score-data '{s}' (expected train or test)"
-                )));
-            }
-        };
-        if self.score_images == 0 {
-            return Err(Error::input("--score-images must be at least 1"));
-        }
-        Ok(Settings {
-            scope,
+        let s = PruneSettings {
             layers,
+            scope,
             offset,
-        })
+            score_data: self.score_data.clone(),
+            score_images: self.score_images,
+            seed: self.seed,
+        };
+        // Everything but the layers, which need the model.
+        s.check(usize::MAX)?;
+        Ok(s)
     }
 
     /// Input statistics of the unpruned `model` over the score images.

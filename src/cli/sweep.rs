@@ -109,18 +109,12 @@ pub(super) fn run(a: SweepArgs, g: Global) -> Result<()> {
             methods.push(m);
         }
     }
-    let ps = a.opts.parse()?;
     let spec = SweepSpec {
         model,
         methods,
         ratios: parse_ratios(&a.ratios)?,
         per_layer: a.per_layer,
-        layers: ps.layers,
-        scope: ps.scope,
-        offset: ps.offset,
-        score_data: a.opts.score_data.clone(),
-        score_images: a.opts.score_images,
-        seed: a.opts.seed,
+        prune: a.opts.parse()?,
         noise: a.noise.clone(),
         images: a.images,
         shard: a.shard.as_deref().map(Shard::parse).transpose()?,

@@ -33,7 +33,7 @@ use crate::experiment::sweep::NoiseInfo;
 use crate::experiment::sweep::run::input_stats;
 use crate::loader;
 use crate::model::Model;
-use crate::prune::{self, InputStats, Method, Pruner, Ratio, Scope, scores};
+use crate::prune::{self, InputStats, Method, PruneSettings, Pruner, Ratio, scores};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -114,18 +114,8 @@ pub struct AdaptiveSpec {
     pub noise: Vec<PathBuf>,
     /// The points (the unpruned one is always added).
     pub points: Vec<Point>,
-    /// Prunable layers pruned (None: all).
-    pub layers: Option<Vec<usize>>,
-    /// Selection scope.
-    pub scope: Scope,
-    /// Offset of combined.
-    pub offset: Ratio,
-    /// Score images from `train` or `test`.
-    pub score_data: String,
-    /// Number of score images.
-    pub score_images: usize,
-    /// Seed choosing them.
-    pub seed: u64,
+    /// Layers pruned (None: all), scope, offset and score images.
+    pub prune: PruneSettings,
     /// Per-example attacks on each point.
     pub attacks: Vec<Attack>,
     /// Attack only the first N test images.
@@ -398,12 +388,12 @@ fn pruning_meta(spec: &AdaptiveSpec, p: &Point, from_sha: &str) -> BTreeMap<Stri
     crate::prune::file::Record {
         method: p.method_name(),
         ratio: p.ratio,
-        scope: spec.scope,
-        offset: spec.offset,
-        layers: spec.layers.as_deref(),
-        score_data: needs.then_some(spec.score_data.as_str()),
-        score_images: spec.score_images,
-        seed: spec.seed,
+        scope: spec.prune.scope,
+        offset: spec.prune.offset,
+        layers: spec.prune.layers.as_deref(),
+        score_data: needs.then_some(spec.prune.score_data.as_str()),
+        score_images: spec.prune.score_images,
+        seed: spec.prune.seed,
         from_sha256: Some(from_sha.into()),
     }
     .meta()
@@ -431,9 +421,6 @@ pub fn run(
     data: &Dataset,
     mut on_event: impl FnMut(Event),
 ) -> Result<Outcome> {
-    if spec.score_images == 0 {
-        return Err(Error::input("--score-images must be at least 1"));
-    }
     if spec.attack_images == Some(0) {
         return Err(Error::input("--images must be at least 1"));
     }
@@ -442,13 +429,7 @@ pub fn run(
     }
     let mut model = loader::load(&spec.model)?;
     suite::check_model_fits(&model, &spec.model, data)?;
-    let n_layers = scores::prunable_layers(&model).len();
-    if let Some(bad) = spec.layers.iter().flatten().find(|&&k| k >= n_layers) {
-        return Err(Error::input(format!(
-            "layer {bad} does not exist: the model has {n_layers} prunable layers (0-{})",
-            n_layers.saturating_sub(1)
-        )));
-    }
+    spec.prune.check(scores::prunable_layers(&model).len())?;
     let model_sha = sha256_file(&spec.model)?;
     let paths = Noise::expand_paths(&spec.noise)?;
     let (mut noises, mut infos, mut configs) = (Vec::new(), Vec::new(), Vec::new());
@@ -491,12 +472,12 @@ pub fn run(
             .iter()
             .map(|c| format!("{} steps={}", c.resume_key(), c.steps))
             .collect(),
-        scope: spec.scope.name().into(),
-        offset: spec.offset.to_string(),
-        layers: crate::prune::layers_name(spec.layers.as_deref()),
-        score_data: spec.score_data.clone(),
-        score_images: spec.score_images,
-        seed: spec.seed,
+        scope: spec.prune.scope.name().into(),
+        offset: spec.prune.offset.to_string(),
+        layers: crate::prune::layers_name(spec.prune.layers.as_deref()),
+        score_data: spec.prune.score_data.clone(),
+        score_images: spec.prune.score_images,
+        seed: spec.prune.seed,
         attacks: spec.attacks.iter().map(Attack::describe).collect(),
         attack_images: spec
             .attack_images
@@ -561,9 +542,9 @@ pub fn run(
         input_stats(
             &mut model,
             data,
-            &spec.score_data,
-            spec.score_images,
-            spec.seed,
+            &spec.prune.score_data,
+            spec.prune.score_images,
+            spec.prune.seed,
         )
     });
     let mut pruners: Vec<(Method, Pruner)> = Vec::new();
@@ -612,11 +593,11 @@ pub fn run(
                     let pr = Pruner::seeded(
                         &model,
                         method,
-                        spec.scope,
-                        spec.layers.as_deref(),
+                        spec.prune.scope,
+                        spec.prune.layers.as_deref(),
                         stats.as_deref(),
-                        spec.offset,
-                        spec.seed,
+                        spec.prune.offset,
+                        spec.prune.seed,
                     )?;
                     pruners.push((method, pr));
                 }

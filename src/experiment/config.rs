@@ -1003,6 +1003,18 @@ impl AttackSpec {
 }
 
 impl SweepSection {
+    /// Its pruning settings (layers, scope, offset, score images).
+    pub fn prune_settings(&self) -> Result<crate::prune::PruneSettings> {
+        Ok(crate::prune::PruneSettings {
+            layers: self.layers.clone(),
+            scope: crate::prune::Scope::parse(&self.scope)?,
+            offset: Ratio::parse(&self.offset)?,
+            score_data: self.score_data.clone(),
+            score_images: self.score_images,
+            seed: self.seed,
+        })
+    }
+
     /// The methods, without repeats.
     pub fn methods(&self) -> Result<Vec<Method>> {
         let mut v: Vec<Method> = Vec::new();

@@ -12,7 +12,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loader;
 use crate::model::{Model, eval, init};
-use crate::prune::{Ratio, Scope};
+use crate::prune::Ratio;
 use crate::train::{self, TrainIo};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -245,12 +245,7 @@ pub fn sweep_spec(exp: &Experiment, stage: &Stage, run: &Path) -> Result<SweepSp
         methods: sec.methods()?,
         ratios: sec.ratios()?,
         per_layer: stage.kind == Kind::PerLayer,
-        layers: sec.layers.clone(),
-        scope: Scope::parse(&sec.scope)?,
-        offset: Ratio::parse(&sec.offset)?,
-        score_data: sec.score_data.clone(),
-        score_images: sec.score_images,
-        seed: sec.seed,
+        prune: sec.prune_settings()?,
         noise: vec![noise_dir(run, &m.name)],
         images: sec.images,
         shard: None,
@@ -345,12 +340,7 @@ fn adaptive(
         },
         noise: vec![noise_dir(run, &m.name)],
         points,
-        layers: sw.layers.clone(),
-        scope: Scope::parse(&sw.scope)?,
-        offset: Ratio::parse(&sw.offset)?,
-        score_data: sw.score_data.clone(),
-        score_images: sw.score_images,
-        seed: sw.seed,
+        prune: sw.prune_settings()?,
         attacks,
         attack_images: a.images.or(inst.attacks(exp).and_then(|x| x.images)),
         checks: match (&inst.attacks(exp), a.attacks) {

@@ -11,9 +11,11 @@ pub mod random;
 pub mod ratio;
 pub mod scores;
 pub mod select;
+pub mod settings;
 
 pub use ratio::Ratio;
 pub use scores::{InputStats, Score};
+pub use settings::PruneSettings;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

@@ -11,7 +11,7 @@ use crate::experiment::sweep::results::{FORMAT, Run, Shard, SweepFile};
 use crate::experiment::sweep::{Evaluator, Group, NoiseInfo, Row, Settings, Sweeper};
 use crate::loader;
 use crate::model::Model;
-use crate::prune::{InputStats, Method, Ratio, Scope, scores};
+use crate::prune::{InputStats, Method, PruneSettings, Ratio, scores};
 use std::path::PathBuf;
 
 /// Everything one sweep needs.
@@ -25,19 +25,9 @@ pub struct SweepSpec {
     pub ratios: Vec<Ratio>,
     /// One group per prunable layer, the others left whole.
     pub per_layer: bool,
-    /// Prunable layers pruned together (None: all); with `per_layer`, the
-    /// layers swept one at a time (None: every prunable layer).
-    pub layers: Option<Vec<usize>>,
-    /// Selection scope.
-    pub scope: Scope,
-    /// Offset of combined.
-    pub offset: Ratio,
-    /// Images the act/wanda scores are computed on: `train` or `test`.
-    pub score_data: String,
-    /// Number of score images.
-    pub score_images: usize,
-    /// Seed choosing them.
-    pub seed: u64,
+    /// Layers, scope, offset and score images (with `per_layer`, the
+    /// layers swept one at a time; None: every prunable layer).
+    pub prune: PruneSettings,
     /// Noise files or folders of noise files.
     pub noise: Vec<PathBuf>,
     /// Evaluate on the first N test images only.
@@ -81,15 +71,11 @@ pub fn input_stats(
 
 /// The layer groups of a sweep of a model with `n_layers` prunable layers.
 fn groups(spec: &SweepSpec, n_layers: usize) -> Result<Vec<Group>> {
-    if let Some(bad) = spec.layers.iter().flatten().find(|&&k| k >= n_layers) {
-        return Err(Error::input(format!(
-            "layer {bad} does not exist: the model has {n_layers} prunable layers (0-{})",
-            n_layers.saturating_sub(1)
-        )));
-    }
+    spec.prune.check(n_layers)?;
     Ok(if spec.per_layer {
         let all: Vec<usize> = (0..n_layers).collect();
-        spec.layers
+        spec.prune
+            .layers
             .as_deref()
             .unwrap_or(&all)
             .iter()
@@ -99,7 +85,7 @@ fn groups(spec: &SweepSpec, n_layers: usize) -> Result<Vec<Group>> {
             })
             .collect()
     } else {
-        match &spec.layers {
+        match &spec.prune.layers {
             Some(l) => {
                 let mut l = l.clone();
                 l.sort_unstable();
@@ -127,9 +113,6 @@ pub fn run(
 ) -> Result<Outcome> {
     if spec.images == Some(0) {
         return Err(Error::input("--images must be at least 1"));
-    }
-    if spec.score_images == 0 {
-        return Err(Error::input("--score-images must be at least 1"));
     }
     let mut model = loader::load(&spec.model)?;
     let n_layers = scores::prunable_layers(&model).len();
@@ -166,11 +149,11 @@ pub fn run(
         methods: spec.methods.iter().map(|m| m.name().to_string()).collect(),
         ratios: spec.ratios.iter().map(|r| r.to_string()).collect(),
         groups,
-        scope: spec.scope.name().into(),
-        offset: spec.offset.to_string(),
-        score_data: spec.score_data.clone(),
-        score_images: spec.score_images,
-        seed: spec.seed,
+        scope: spec.prune.scope.name().into(),
+        offset: spec.prune.offset.to_string(),
+        score_data: spec.prune.score_data.clone(),
+        score_images: spec.prune.score_images,
+        seed: spec.prune.seed,
         noises: infos,
         layer_weights: crate::prune::original_weights(&model)
             .iter()
@@ -204,9 +187,9 @@ pub fn run(
             input_stats(
                 &mut model,
                 data,
-                &spec.score_data,
-                spec.score_images,
-                spec.seed,
+                &spec.prune.score_data,
+                spec.prune.score_images,
+                spec.prune.seed,
             )
         });
         let refs: Vec<&Noise> = noises.iter().collect();
