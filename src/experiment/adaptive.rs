@@ -449,16 +449,7 @@ pub fn run(
                 ),
             ));
         }
-        infos.push(NoiseInfo {
-            name: format!("class{}-limit{}", n.target, n.limit),
-            file: p
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: sha256_file(p)?,
-            target: n.target,
-            limit: n.limit,
-        });
+        infos.push(NoiseInfo::of(p, &n)?);
         configs.push(c);
         noises.push(n);
     }

@@ -51,6 +51,22 @@ pub struct NoiseInfo {
     pub limit: f32,
 }
 
+impl NoiseInfo {
+    /// The record of noise `n`, loaded from `path`.
+    pub fn of(path: &std::path::Path, n: &Noise) -> Result<NoiseInfo> {
+        Ok(NoiseInfo {
+            name: format!("class{}-limit{}", n.target, n.limit),
+            file: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: crate::attack::noise_file::sha256_file(path)?,
+            target: n.target,
+            limit: n.limit,
+        })
+    }
+}
+
 /// Everything that determines a sweep's rows (`RUN/sweep.json`): a sweep
 /// resumes or merges only with identical settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

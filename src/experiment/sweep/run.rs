@@ -129,16 +129,7 @@ pub fn run(
     for p in &noise_paths {
         let n = Noise::load(p)?;
         n.check_fits(p, &model, &data.name, data.classes)?;
-        infos.push(NoiseInfo {
-            name: format!("class{}-limit{}", n.target, n.limit),
-            file: p
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: sha256_file(p)?,
-            target: n.target,
-            limit: n.limit,
-        });
+        infos.push(NoiseInfo::of(p, &n)?);
         noises.push(n);
     }
     let settings = Settings {
