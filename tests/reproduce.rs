@@ -666,6 +666,9 @@ fn the_quick_robustness_study_runs_every_evidence_stage() {
         "## Gradient-masking checks",
         "Adaptive evaluation, act at ",
         ": APGD-CE robust accuracy ",
+        // Replicates seed their noise, score images and PGD starts with
+        // their own seed, not [noise]'s.
+        "| noise seed | each replicate's own (K for M-sK) |",
     ] {
         assert!(md.contains(want), "report.md lacks {want:?}");
     }

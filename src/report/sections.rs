@@ -92,6 +92,21 @@ struct Ctx<'a> {
     stages: &'a StagesFile,
 }
 
+/// A seed of `[noise]`, `[sweep]`, `[per-layer]` or `[attacks]` as the run
+/// used it: a replicate `M-sK` uses K instead (`config::Instance`), so a
+/// study with replicates must not print the section's own value alone.
+fn seed_text(exp: &Experiment, seed: u64) -> String {
+    let insts = exp.instances();
+    let replicated = insts.iter().filter(|i| i.replicate.is_some()).count();
+    if replicated == 0 {
+        seed.to_string()
+    } else if replicated == insts.len() {
+        "each replicate's own (K for M-sK)".to_string()
+    } else {
+        format!("{seed}, and K for each replicate M-sK")
+    }
+}
+
 /// The training settings of a model, with its decay and what selection
 /// on held-out training images chose.
 fn training_cell(
@@ -169,7 +184,7 @@ fn noise(d: &mut Doc, c: &Ctx) -> Result<()> {
                 n.optimizer,
                 n.batch,
                 n.configs()?.first().map(|c| c.lr).unwrap_or(0.0),
-                n.seed
+                seed_text(exp, n.seed)
             ));
         }
         for m in models {
@@ -256,7 +271,7 @@ fn sweeps(d: &mut Doc, c: &Ctx) -> Result<()> {
                 s.scope,
                 s.score_images,
                 s.score_data,
-                s.seed,
+                seed_text(exp, s.seed),
                 match s.images {
                     Some(n) => format!("first {n} clean test images"),
                     None => "clean test images".into(),
@@ -542,15 +557,18 @@ fn versions(d: &mut Doc, c: &Ctx) -> Result<()> {
         rows.push(vec![format!("model {} seed", m.name), m.seed.to_string()]);
     }
     if let Some(n) = &exp.noise {
-        rows.push(vec!["noise seed".into(), n.seed.to_string()]);
+        rows.push(vec!["noise seed".into(), seed_text(exp, n.seed)]);
     }
     for (k, s) in [("sweep", &exp.sweep), ("per-layer", &exp.per_layer)] {
         if let Some(s) = s {
-            rows.push(vec![format!("{k} score-image seed"), s.seed.to_string()]);
+            rows.push(vec![
+                format!("{k} score-image seed"),
+                seed_text(exp, s.seed),
+            ]);
         }
     }
     if let Some(a) = &exp.attacks {
-        rows.push(vec!["PGD seed".into(), a.seed.to_string()]);
+        rows.push(vec!["PGD seed".into(), seed_text(exp, a.seed)]);
     }
     d.table(vec!["what".into(), "value".into()], rows);
     Ok(())
