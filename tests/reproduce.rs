@@ -654,6 +654,7 @@ fn the_quick_robustness_study_runs_every_evidence_stage() {
     for want in [
         "## Findings",
         "Against noises retrained on the pruned network (act",
+        "Against the per-example attack pgd:",
         "Random pruning at the same ratios (mean of 2 masks)",
         "Pruning input pixels alone (act-inputs)",
         "Pruning one layer alone with act",
