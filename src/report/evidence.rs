@@ -83,7 +83,7 @@ pub(super) fn replicate_tables(d: &mut Doc, groups: &[Group]) -> Result<()> {
         return Ok(());
     }
     d.h(2, "Over seeds: means and 95% confidence intervals");
-    d.p("Each replicate's best ratio is chosen on its own sweep by the best table's rule; cells give the mean over the replicates ± half the width of the 95% confidence interval (Student t, n - 1 degrees of freedom). \"seeds\" counts the replicates that have a ratio at the threshold. Random pruning is the mean over its mask seeds.");
+    d.p("Each replicate's best ratio is chosen on its own sweep by the best table's rule; cells give the mean over the replicates ± half the width of the 95% confidence interval (Student t, n - 1 degrees of freedom). \"seeds\" counts the replicates that have a ratio at the threshold. Random pruning is the mean over its mask seeds; besides its own best ratio it is shown at each other method's ratio in each replicate (\"random at M's ratio\", whatever its clean accuracy there): the control at the same number of weights removed.");
     for g in multi {
         let names: Vec<&str> = g.replicates.iter().map(|r| r.name.as_str()).collect();
         d.h(

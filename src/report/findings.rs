@@ -350,8 +350,9 @@ pub fn group(g: &Group) -> Vec<String> {
         if let Some(sentence) = attack_sentence(g, m, &pairs) {
             out.push(sentence);
         }
-        // Random pruning at the same ratios.
-        if has_random {
+        // Random pruning at the same ratios (of weights: pixel pruning's
+        // ratio is a share of pixels, so random weight masks are no control).
+        if has_random && super::replicates::has_random_control(m) {
             let ratios: Vec<Option<String>> = pairs
                 .iter()
                 .map(|(_, b)| b.as_ref().map(|b| b.ratio.clone()))
@@ -850,6 +851,19 @@ mod tests {
         };
         let s = sentence(0.2, 0.9);
         assert!(s.contains("gives 90% of act's lift"), "{s}");
+        // Random weight masks are act's control, not act-inputs' (its
+        // ratio is a share of pixels): one random sentence, after act's.
+        let all = super::group(&group(
+            [0.0, 0.01, -0.01]
+                .map(|j| with_inputs(replicate(0.2, 0.0, j), 0.9))
+                .to_vec(),
+        ));
+        let random: Vec<&String> = all
+            .iter()
+            .filter(|s| s.starts_with("Random pruning at the same ratios"))
+            .collect();
+        assert_eq!(random.len(), 1, "{all:#?}");
+        assert!(random[0].contains("act exceeds it"), "{}", random[0]);
         assert!(s.ends_with("act works largely as an input filter."), "{s}");
         let s = sentence(0.2, 0.5);
         assert!(

@@ -229,7 +229,29 @@ impl Group {
 
     /// The best rows of `method` (or `none`) summarised over the replicates.
     pub fn summary(&self, method: &str) -> MethodSummary {
+        self.summarize_pairs(method, &self.best_pairs(method))
+    }
+
+    /// Random pruning (masks averaged) at `method`'s best ratio in each
+    /// replicate, summarised as [`Group::summary`] does: the control at the
+    /// same ratio, row by row beside the method.
+    pub fn random_at_best_of(&self, method: &str) -> MethodSummary {
         let pairs = self.best_pairs(method);
+        let ratios: Vec<Option<String>> = pairs
+            .iter()
+            .map(|(_, b)| b.as_ref().map(|b| b.ratio.clone()))
+            .collect();
+        let rnd = self.at_ratio("random", &ratios);
+        let pairs: Vec<(Option<Row>, Option<Row>)> = pairs
+            .into_iter()
+            .zip(rnd)
+            .map(|((z, _), r)| (z, r))
+            .collect();
+        self.summarize_pairs(&format!("random at {method}'s ratio"), &pairs)
+    }
+
+    /// Unpruned and pruned rows, per replicate, summarised.
+    fn summarize_pairs(&self, method: &str, pairs: &[(Option<Row>, Option<Row>)]) -> MethodSummary {
         let noises = self.noise_names().len();
         let found: Vec<(&Row, &Row)> = pairs
             .iter()
@@ -358,6 +380,30 @@ pub fn transfer_adaptive_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// Whether `method`'s ratio is a share of weights, so random masks at the
+/// same ratio are its control (not so for pixel pruning, `*-inputs`, whose
+/// ratio is a share of pixels).
+pub fn has_random_control(method: &str) -> bool {
+    !crate::prune::Method::parse(method).is_ok_and(|m| m.prunes_inputs() || m.is_random())
+}
+
+/// Each method's best rows summarised over the replicates, followed, when
+/// the sweep has random masks, by random pruning at each weight-pruning
+/// method's ratios: the control, in the tables themselves.
+fn method_summaries(g: &Group) -> Vec<MethodSummary> {
+    let methods = g.methods();
+    let controls: Vec<&String> = if methods.iter().any(|m| m == "random") {
+        methods.iter().filter(|m| has_random_control(m)).collect()
+    } else {
+        vec![]
+    };
+    methods
+        .iter()
+        .map(|m| g.summary(m))
+        .chain(controls.into_iter().map(|m| g.random_at_best_of(m)))
+        .collect()
+}
+
 /// The best table over the replicates: header and rows of text (cells
 /// `mean ± half-width of the 95% interval`; the pruned column gives the
 /// mean chosen ratio and its range).
@@ -372,8 +418,9 @@ pub fn best_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
     header.push("mean noisy".into());
     let n = g.replicates.len();
     let mut rows = Vec::new();
-    for m in std::iter::once("none".to_string()).chain(g.methods()) {
-        let s = g.summary(&m);
+    let summaries = std::iter::once(g.summary("none")).chain(method_summaries(g));
+    for s in summaries {
+        let m = s.method.clone();
         let mut v = vec![
             m.clone(),
             if m == "none" {
@@ -407,12 +454,10 @@ pub fn raised_table(g: &Group) -> (Vec<String>, Vec<Vec<String>>) {
     header.extend(g.noise_names());
     header.push("mean lift, points".into());
     let n = g.replicates.len();
-    let rows = g
-        .methods()
-        .iter()
-        .map(|m| {
-            let s = g.summary(m);
-            let mut v = vec![m.clone()];
+    let rows = method_summaries(g)
+        .into_iter()
+        .map(|s| {
+            let mut v = vec![s.method.clone()];
             v.extend(s.raised.iter().map(|c| format!("{c}/{n}")));
             v.push(if s.found == 0 {
                 "-".into()
@@ -554,4 +599,137 @@ pub fn attack_table(g: &Group) -> Option<Table> {
         }
     }
     Some((header, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::sweep::{Group as LayerGroup, NoiseInfo};
+    use crate::report::best::Rule;
+
+    fn row(method: &str, ratio: &str, clean: f64, noisy: [f64; 2]) -> Row {
+        Row {
+            group: "all".into(),
+            method: method.into(),
+            ratio: ratio.into(),
+            clean,
+            noisy: noisy.to_vec(),
+            fooled: vec![0.0; 2],
+            mean_noisy: (noisy[0] + noisy[1]) / 2.0,
+            remaining: vec![5],
+        }
+    }
+
+    /// A replicate whose act rows rise with the ratio (best at `best`, the
+    /// highest ratio at the 0.97 threshold) and whose two random masks
+    /// collapse at 0.8; `d` shifts every accuracy.
+    fn replicate(best: &str, d: f64) -> Replicate {
+        let s = Settings {
+            model_sha256: String::new(),
+            arch: "mlp".into(),
+            dataset: "mnist".into(),
+            test_images: 100,
+            methods: vec!["act".into(), "random:1".into(), "random:2".into()],
+            ratios: vec!["0".into(), "0.5".into(), "0.8".into()],
+            groups: vec![LayerGroup {
+                name: "all".into(),
+                layers: None,
+            }],
+            scope: "per-matrix".into(),
+            offset: "0.07".into(),
+            score_data: "train".into(),
+            score_images: 10,
+            seed: 1,
+            noises: (0..2)
+                .map(|k| NoiseInfo {
+                    name: format!("n{k}"),
+                    file: String::new(),
+                    sha256: String::new(),
+                    target: k as u8,
+                    limit: 0.2,
+                })
+                .collect(),
+            layer_weights: vec![10],
+        };
+        let act_clean = |r: &str| {
+            if r == best {
+                0.975
+            } else if r == "0.8" {
+                0.9
+            } else {
+                0.98
+            }
+        };
+        let mut rows = Vec::new();
+        for (q, up) in [("0", 0.0), ("0.5", 0.1), ("0.8", 0.2)] {
+            rows.push(row(
+                "act",
+                q,
+                act_clean(q) + d,
+                [0.3 + up + d, 0.5 + up + d],
+            ));
+        }
+        for (m, e) in [("random:1", -0.01), ("random:2", 0.01)] {
+            rows.push(row(m, "0", 0.98 + d, [0.3 + d, 0.5 + d]));
+            rows.push(row(m, "0.5", 0.8 + d + e, [0.2 + d + e, 0.3 + d + e]));
+            rows.push(row(m, "0.8", 0.2 + d + e, [0.1 + d + e, 0.1 + d + e]));
+        }
+        let (settings, rows, masks) = merge_random(&s, &rows);
+        Replicate {
+            name: "lq".into(),
+            seed: None,
+            settings,
+            rows,
+            random_masks: masks,
+            threshold: Threshold {
+                value: 0.97,
+                rule: Rule::Absolute,
+            },
+            per_layer: None,
+            adaptive: vec![],
+        }
+    }
+
+    #[test]
+    fn pixel_pruning_has_no_random_weight_control() {
+        assert!(has_random_control("act") && has_random_control("combined"));
+        assert!(!has_random_control("act-inputs") && !has_random_control("random"));
+    }
+
+    #[test]
+    fn tables_over_seeds_carry_random_pruning_at_each_methods_ratio() {
+        let g = Group {
+            dataset: "mnist".into(),
+            model: "lq".into(),
+            head: "lq".into(),
+            replicates: vec![replicate("0.5", 0.0), replicate("0.5", 0.02)],
+        };
+        let (_, rows) = best_table(&g);
+        let labels: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(labels, ["none", "act", "random", "random at act's ratio"]);
+        // act's best is 50% in both seeds (80% costs clean accuracy);
+        // random's own best is 0%, and at act's ratio it is the mean of
+        // its two masks there, 0.80 and 0.82 clean over the seeds.
+        assert_eq!(rows[1][1], "50%");
+        assert_eq!(rows[2][1], "0%");
+        assert_eq!(rows[3][1], "50%");
+        assert_eq!(rows[3][2], "2/2");
+        // Sample sd of 0.80 and 0.82 is 0.02 / sqrt 2.
+        let t = crate::report::stats::t975(1) * (0.02 / 2f64.sqrt()) / 2f64.sqrt();
+        assert_eq!(rows[3][3], format!("{:.4} ± {:.4}", 0.81, t));
+        // Its lift (mean noisy 0.25 + d against 0.4 + d) is in the raised
+        // table too, with no noise raised by 10 points.
+        let (_, raised) = raised_table(&g);
+        let last = raised.last().unwrap();
+        assert_eq!(last[0], "random at act's ratio");
+        assert_eq!(&last[1..3], ["0/2", "0/2"]);
+        assert!(last[3].starts_with("-15.0 (95% CI"), "{}", last[3]);
+        // Once act's best moves to 80% in one seed, the control follows it.
+        let g = Group {
+            replicates: vec![replicate("0.5", 0.0), replicate("0.8", 0.0)],
+            ..g
+        };
+        let (_, rows) = best_table(&g);
+        assert_eq!(rows[3][1], "65% (50-80%)");
+    }
 }
