@@ -477,54 +477,17 @@ pub fn group(g: &Group) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::sweep::{Group as LayerGroup, NoiseInfo, Settings};
+    use crate::experiment::sweep::Settings;
     use crate::report::best::{Rule, Threshold};
+    use crate::report::fixtures;
     use crate::report::replicates::{Replicate, merge_random};
 
     fn settings(methods: &[&str], groups: &[&str]) -> Settings {
-        Settings {
-            model_sha256: String::new(),
-            arch: "mlp".into(),
-            dataset: "mnist".into(),
-            test_images: 100,
-            methods: methods.iter().map(|m| m.to_string()).collect(),
-            ratios: vec!["0".into(), "0.5".into(), "0.8".into()],
-            groups: groups
-                .iter()
-                .map(|g| LayerGroup {
-                    name: g.to_string(),
-                    layers: None,
-                })
-                .collect(),
-            scope: "per-matrix".into(),
-            offset: "0.07".into(),
-            score_data: "train".into(),
-            score_images: 10,
-            seed: 1,
-            noises: (0..4)
-                .map(|k| NoiseInfo {
-                    name: format!("n{k}"),
-                    file: String::new(),
-                    sha256: String::new(),
-                    target: k as u8,
-                    limit: 0.2,
-                })
-                .collect(),
-            layer_weights: vec![10],
-        }
+        fixtures::settings(methods, groups, 4)
     }
 
     fn row(group: &str, method: &str, ratio: &str, clean: f64, noisy: [f64; 4]) -> Row {
-        Row {
-            group: group.into(),
-            method: method.into(),
-            ratio: ratio.into(),
-            clean,
-            noisy: noisy.to_vec(),
-            fooled: vec![0.0; 4],
-            mean_noisy: noisy.iter().sum::<f64>() / 4.0,
-            remaining: vec![5],
-        }
+        fixtures::row(group, method, ratio, clean, &noisy)
     }
 
     /// A replicate whose act pruning at 80% lifts every noise by `lift`

@@ -24,6 +24,8 @@ pub mod doc;
 mod evidence;
 pub mod figures;
 pub mod findings;
+#[cfg(test)]
+mod fixtures;
 mod masking;
 mod outputs;
 pub mod plot;

@@ -604,53 +604,18 @@ pub fn attack_table(g: &Group) -> Option<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::sweep::{Group as LayerGroup, NoiseInfo};
     use crate::report::best::Rule;
+    use crate::report::fixtures;
 
     fn row(method: &str, ratio: &str, clean: f64, noisy: [f64; 2]) -> Row {
-        Row {
-            group: "all".into(),
-            method: method.into(),
-            ratio: ratio.into(),
-            clean,
-            noisy: noisy.to_vec(),
-            fooled: vec![0.0; 2],
-            mean_noisy: (noisy[0] + noisy[1]) / 2.0,
-            remaining: vec![5],
-        }
+        fixtures::row("all", method, ratio, clean, &noisy)
     }
 
     /// A replicate whose act rows rise with the ratio (best at `best`, the
     /// highest ratio at the 0.97 threshold) and whose two random masks
     /// collapse at 0.8; `d` shifts every accuracy.
     fn replicate(best: &str, d: f64) -> Replicate {
-        let s = Settings {
-            model_sha256: String::new(),
-            arch: "mlp".into(),
-            dataset: "mnist".into(),
-            test_images: 100,
-            methods: vec!["act".into(), "random:1".into(), "random:2".into()],
-            ratios: vec!["0".into(), "0.5".into(), "0.8".into()],
-            groups: vec![LayerGroup {
-                name: "all".into(),
-                layers: None,
-            }],
-            scope: "per-matrix".into(),
-            offset: "0.07".into(),
-            score_data: "train".into(),
-            score_images: 10,
-            seed: 1,
-            noises: (0..2)
-                .map(|k| NoiseInfo {
-                    name: format!("n{k}"),
-                    file: String::new(),
-                    sha256: String::new(),
-                    target: k as u8,
-                    limit: 0.2,
-                })
-                .collect(),
-            layer_weights: vec![10],
-        };
+        let s = fixtures::settings(&["act", "random:1", "random:2"], &["all"], 2);
         let act_clean = |r: &str| {
             if r == best {
                 0.975
