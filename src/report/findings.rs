@@ -478,9 +478,8 @@ pub fn group(g: &Group) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::experiment::sweep::Settings;
-    use crate::report::best::{Rule, Threshold};
     use crate::report::fixtures;
-    use crate::report::replicates::{Replicate, merge_random};
+    use crate::report::replicates::Replicate;
 
     fn settings(methods: &[&str], groups: &[&str]) -> Settings {
         fixtures::settings(methods, groups, 4)
@@ -507,20 +506,7 @@ mod tests {
             row("all", "random:2", "0.5", 0.98, up(0.0)),
             row("all", "random:2", "0.8", 0.97, up(rlift + 0.01)),
         ];
-        let (settings, rows, masks) = merge_random(&s, &rows);
-        Replicate {
-            name: "lq".into(),
-            seed: None,
-            settings,
-            rows,
-            random_masks: masks,
-            threshold: Threshold {
-                value: 0.97,
-                rule: Rule::Absolute,
-            },
-            per_layer: None,
-            adaptive: vec![],
-        }
+        fixtures::replicate(&s, &rows, 0.97)
     }
 
     fn group(reps: Vec<Replicate>) -> Group {

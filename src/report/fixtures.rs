@@ -2,6 +2,8 @@
 //! rows with known numbers, from which the tests build replicates and
 //! check the tables and Findings that follow from them.
 
+use super::best::{Rule, Threshold};
+use super::replicates::{Replicate, merge_random};
 use crate::experiment::sweep::{Group, NoiseInfo, Row, Settings};
 
 /// Sweep settings for `methods` over ratios 0, 0.5 and 0.8, one layer
@@ -50,5 +52,25 @@ pub fn row(group: &str, method: &str, ratio: &str, clean: f64, noisy: &[f64]) ->
         fooled: vec![0.0; noisy.len()],
         mean_noisy: noisy.iter().sum::<f64>() / noisy.len() as f64,
         remaining: vec![5],
+    }
+}
+
+/// A replicate of these settings and rows (random masks merged) with an
+/// absolute threshold of `min_clean`, no per-layer sweep and no adaptive
+/// points.
+pub fn replicate(s: &Settings, rows: &[Row], min_clean: f64) -> Replicate {
+    let (settings, rows, masks) = merge_random(s, rows);
+    Replicate {
+        name: "lq".into(),
+        seed: None,
+        settings,
+        rows,
+        random_masks: masks,
+        threshold: Threshold {
+            value: min_clean,
+            rule: Rule::Absolute,
+        },
+        per_layer: None,
+        adaptive: vec![],
     }
 }

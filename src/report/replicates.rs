@@ -604,7 +604,6 @@ pub fn attack_table(g: &Group) -> Option<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::best::Rule;
     use crate::report::fixtures;
 
     fn row(method: &str, ratio: &str, clean: f64, noisy: [f64; 2]) -> Row {
@@ -639,20 +638,7 @@ mod tests {
             rows.push(row(m, "0.5", 0.8 + d + e, [0.2 + d + e, 0.3 + d + e]));
             rows.push(row(m, "0.8", 0.2 + d + e, [0.1 + d + e, 0.1 + d + e]));
         }
-        let (settings, rows, masks) = merge_random(&s, &rows);
-        Replicate {
-            name: "lq".into(),
-            seed: None,
-            settings,
-            rows,
-            random_masks: masks,
-            threshold: Threshold {
-                value: 0.97,
-                rule: Rule::Absolute,
-            },
-            per_layer: None,
-            adaptive: vec![],
-        }
+        fixtures::replicate(&s, &rows, 0.97)
     }
 
     #[test]
