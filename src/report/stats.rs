@@ -73,6 +73,13 @@ pub fn summarize(xs: &[f64]) -> Summary {
     }
 }
 
+/// A fraction in points with one decimal, without the "-0.0" that a tiny
+/// negative rounds to.
+fn points1(x: f64) -> String {
+    let r = (x * 1000.0).round() / 10.0;
+    format!("{:.1}", if r == 0.0 { 0.0 } else { r })
+}
+
 impl Summary {
     /// The interval's ends (both the mean when there is no interval).
     pub fn ci(&self) -> (f64, f64) {
@@ -102,14 +109,14 @@ impl Summary {
     /// 12.1 to 21.0)`, or `16.6` with one value.
     pub fn points(&self) -> String {
         if self.half.is_nan() {
-            format!("{:.1}", self.mean * 100.0)
+            points1(self.mean)
         } else {
             let (lo, hi) = self.ci();
             format!(
-                "{:.1} (95% CI {:.1} to {:.1})",
-                self.mean * 100.0,
-                lo * 100.0,
-                hi * 100.0
+                "{} (95% CI {} to {})",
+                points1(self.mean),
+                points1(lo),
+                points1(hi)
             )
         }
     }
@@ -136,6 +143,13 @@ mod tests {
         assert_eq!(summarize(&[]).f4(), "-");
         // A spread that straddles zero is not above it.
         assert!(!summarize(&[-0.1, 0.2, 0.05]).above_zero());
+        // No "-0.0" from a rounding error's sign.
+        assert_eq!(
+            summarize(&[-1e-9, 1e-9, -1e-9]).points(),
+            "0.0 (95% CI 0.0 to 0.0)"
+        );
+        assert_eq!(summarize(&[-0.0004]).points(), "0.0");
+        assert_eq!(summarize(&[-0.0006]).points(), "-0.1");
     }
 
     #[test]
