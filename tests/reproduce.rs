@@ -146,6 +146,9 @@ fn reproduce_runs_every_stage_then_caches_and_reruns_only_what_changed() {
         "## Stages and run time",
         "## Versions and seeds",
         "![Sweep of tiny: accuracy against % pruned](report/sweep-tiny.svg)",
+        // One seed: the Findings promise no intervals.
+        "## Findings",
+        "one seed, so no intervals",
     ] {
         assert!(md.contains(s), "report.md lacks {s:?}:\n{md}");
     }
@@ -670,6 +673,7 @@ fn the_quick_robustness_study_runs_every_evidence_stage() {
         // Replicates seed their noise, score images and PGD starts with
         // their own seed, not [noise]'s.
         "| noise seed | each replicate's own (K for M-sK) |",
+        "chosen per seed), against the unpruned model; a lift counts at 10 points; intervals are 95% Student t over seeds.",
     ] {
         assert!(md.contains(want), "report.md lacks {want:?}");
     }

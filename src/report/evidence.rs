@@ -54,7 +54,17 @@ pub(super) fn findings(d: &mut Doc, exp: &Experiment, groups: &[Group], models: 
         return;
     }
     d.h(2, "Findings");
-    d.p("Written from the numbers below by the rules of docs/pipeline.md (\"Findings\"): each method at its best ratio (highest mean accuracy under the noises at the clean-accuracy threshold, chosen per seed), against the unpruned model; a lift counts at 10 points; intervals are 95% Student t over seeds.");
+    // Seeds and intervals are named only where a model has replicates.
+    let seeds = groups.iter().any(|g| g.replicates.len() > 1);
+    d.p(format!(
+        "Written from the numbers below by the rules of docs/pipeline.md (\"Findings\"): each method at its best ratio (highest mean accuracy under the noises at the clean-accuracy threshold{}), against the unpruned model; a lift counts at 10 points{}.",
+        if seeds { ", chosen per seed" } else { "" },
+        if seeds {
+            "; intervals are 95% Student t over seeds"
+        } else {
+            "; one seed, so no intervals (list `seeds` on a [[model]] for them)"
+        }
+    ));
     let datasets = exp.dataset_names();
     for ds in &datasets {
         let gs: Vec<&Group> = groups.iter().filter(|g| &g.dataset == ds).collect();
