@@ -316,7 +316,7 @@ fn heads(d: &mut Doc, c: &Ctx) -> Result<()> {
         swept.iter().map(|(_, s, _)| s.head.as_str()).collect();
     if heads.len() > 1 {
         d.h(2, "Cost functions compared (lq against sce)");
-        d.p("Resilience to pruning: the largest share pruned with clean accuracy still at or above the model's threshold (that of its best table). Robustness: mean accuracy under the noises, unpruned and at the best ratio of the best table.");
+        d.p("Resilience to pruning: the largest share pruned up to which clean accuracy stays at or above the model's threshold (that of its best table) at every ratio; a best ratio can lie beyond it, where clean accuracy dips under the threshold and comes back. Robustness: mean accuracy under the noises, unpruned and at the best ratio of the best table.");
         let mut rows = Vec::new();
         for (m, spec, min_clean) in &swept {
             let Some(r) = &m.sweep else { continue };
