@@ -321,9 +321,11 @@ pub fn group(g: &Group) -> Vec<String> {
                     a > t
                 })
                 .count();
-            let tail = if wlift.mean < tlift.mean / 2.0 && tlift.mean > 0.0 {
+            // Only a lift there was can be gone (at least a point) or
+            // survive (one that holds by rule 1).
+            let tail = if wlift.mean < tlift.mean / 2.0 && tlift.mean >= 0.01 {
                 ": most of the transferred lift is gone against an attack aimed at the pruned network, so it was mostly a failure of the noise to transfer, not robustness"
-            } else if wlift.mean > 0.0 && holds(&wlift, 1, 1) {
+            } else if lift_holds && wlift.mean > 0.0 && holds(&wlift, 1, 1) {
                 ": the lift survives the stronger of the two attacks"
             } else {
                 ""
@@ -697,6 +699,22 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("mean lift 25.5"), "{a}");
+        // No lift to speak of: nothing is gone and nothing survives.
+        let mut flat = reps.clone();
+        for r in &mut flat {
+            let z = r
+                .adaptive
+                .iter()
+                .find(|p| p.method == "none")
+                .unwrap()
+                .transfer
+                .clone();
+            let p = r.adaptive.iter_mut().find(|p| p.method == "act").unwrap();
+            p.transfer = z.iter().map(|v| v + 0.001).collect();
+            p.adaptive = z;
+        }
+        let a = sentence(&flat);
+        assert!(!a.contains("is gone") && !a.contains("survives"), "{a}");
     }
 
     #[test]
