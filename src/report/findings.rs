@@ -16,7 +16,8 @@
 //!    against the stronger of the two per noise (the worst case); when the
 //!    worst-case lift is under half the transferred one, the gain is said
 //!    to be mostly one of transfer; when the retrained noise is weaker than
-//!    the transferred one under most noises, that is said too.
+//!    the transferred one (by a point or more) under most noises, that is
+//!    said too.
 //!    With per-example attacks in the adaptive stage, the strongest of
 //!    them on the unpruned model, and the paired change of its robust
 //!    accuracy at the same points.
@@ -313,12 +314,15 @@ pub fn group(g: &Group) -> Vec<String> {
             );
             let (wn, wlift, wraised) = lifts(&worst);
             let (_, wphrase) = count_phrase(&wn, &wraised, worst.len(), "noises");
-            // Per noise (means over seeds), is the retrained noise weaker?
+            // Per noise (means over seeds), is the retrained noise weaker by
+            // a point or more? Retraining with another start moves accuracy
+            // by tenths of a point either way, which says nothing.
+            let n = pts.len() as f64;
             let weaker = (0..k)
                 .filter(|&j| {
                     let t: f64 = pts.iter().map(|(p, _)| p.transfer[j]).sum();
                     let a: f64 = pts.iter().map(|(p, _)| p.adaptive[j]).sum();
-                    a > t
+                    (a - t) / n >= 0.01
                 })
                 .count();
             // Only a lift there was can be gone (at least a point) or
@@ -332,7 +336,7 @@ pub fn group(g: &Group) -> Vec<String> {
             };
             let weak = if 2 * weaker > k {
                 format!(
-                    " The retrained noise is weaker than the transferred one under {weaker} of {k} noises: the same recipe finds no stronger noise for the pruned network, so the adaptive figure alone overstates robustness and the worst case is the one to read."
+                    " The retrained noise is weaker than the transferred one by a point or more under {weaker} of {k} noises: the same recipe finds no stronger noise for the pruned network, so the adaptive figure alone overstates robustness and the worst case is the one to read."
                 )
             } else {
                 String::new()
@@ -695,10 +699,18 @@ mod tests {
         }
         let a = sentence(&reps);
         assert!(
-            a.contains("weaker than the transferred one under 4 of 4 noises"),
+            a.contains("weaker than the transferred one by a point or more under 4 of 4 noises"),
             "{a}"
         );
         assert!(a.contains("mean lift 25.5"), "{a}");
+        // Weaker by tenths of a point is a retraining's noise, not a
+        // weaker attack: nothing is said.
+        for r in &mut reps {
+            let p = r.adaptive.iter_mut().find(|p| p.method == "act").unwrap();
+            p.adaptive = p.transfer.iter().map(|v| v + 0.003).collect();
+        }
+        let a = sentence(&reps);
+        assert!(!a.contains("weaker than the transferred"), "{a}");
         // No lift to speak of: nothing is gone and nothing survives.
         let mut flat = reps.clone();
         for r in &mut flat {
