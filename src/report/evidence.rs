@@ -127,7 +127,7 @@ pub(super) fn transfer_adaptive(d: &mut Doc, groups: &[Group]) {
         return;
     }
     d.h(2, "Transferred and adaptive noise");
-    d.p("Each method at its best ratio (per seed), under the noises trained against the unpruned model (T, transferred) and under the same recipes retrained against the pruned network itself (A, adaptive); the unpruned model's adaptive noises are its own. Per noise the cell gives the means over seeds; the last columns give the mean over the noises ± half the 95% interval, and \"worst\" takes per noise the lower of T and A (the stronger attack). Random pruning is averaged over its mask seeds.");
+    d.p("Each method at its best ratio (per seed), under the noises trained against the unpruned model (T, transferred) and under the same recipes retrained against the pruned network itself (A, adaptive); the unpruned model's adaptive noises are its own. Per noise the cell gives the means over seeds; the last columns give the mean over the noises ± half the 95% interval, and \"worst\" takes per noise the lower of T and A (the stronger attack). Random pruning is the mean over the mask seeds `[adaptive]` lists (its `methods`).");
     for g in with {
         d.h(3, format!("{} on {}", g.model, g.dataset));
         let (h, rows) = replicates::transfer_adaptive_table(g);
