@@ -66,6 +66,11 @@ pub(super) fn findings(d: &mut Doc, exp: &Experiment, groups: &[Group], models: 
         }
     ));
     let datasets = exp.dataset_names();
+    let across = super::findings::across(groups);
+    if datasets.len() > 1 && !across.is_empty() {
+        d.h(3, "Across datasets");
+        d.list(across);
+    }
     for ds in &datasets {
         let gs: Vec<&Group> = groups.iter().filter(|g| &g.dataset == ds).collect();
         if gs.is_empty() {

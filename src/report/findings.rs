@@ -29,6 +29,8 @@
 //! 5. **Attribution**: from the per-layer sweeps, the share of the
 //!    whole-net lift that pruning each layer alone gives at its own best
 //!    ratio.
+//! 6. **Across datasets** ([`across`]): each model's rule-1 verdicts on
+//!    every dataset side by side, and whether the finding carries over.
 
 use super::replicates::{AdaptivePoint, Group, LIFT, ratio_of};
 use super::stats::{Summary, summarize};
@@ -181,6 +183,158 @@ fn pct1(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// Rule 1's verdict on the article's claim for one method.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verdict {
+    Holds,
+    Weakly,
+    Unsettled,
+    DoesNot,
+}
+
+impl Verdict {
+    fn holds(self) -> bool {
+        matches!(self, Verdict::Holds | Verdict::Weakly)
+    }
+
+    /// The clause of the method's own sentence.
+    fn text(self) -> &'static str {
+        match self {
+            Verdict::Holds => {
+                "the article's claim (pruning raises accuracy under the noise) holds here"
+            }
+            Verdict::Weakly => {
+                "the article's claim holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)"
+            }
+            Verdict::Unsettled => {
+                "whether the article's claim holds is not settled here: the lift's 95% interval spans both zero and 10 points, so the seeds disagree and more of them would decide"
+            }
+            Verdict::DoesNot => {
+                "the article's claim (pruning raises accuracy under the noise) does not hold here"
+            }
+        }
+    }
+
+    /// The verb phrase of the across-datasets sentence.
+    fn short(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Weakly => "holds only weakly",
+            Verdict::Unsettled => "is not settled",
+            Verdict::DoesNot => "does not hold",
+        }
+    }
+}
+
+/// Rule 1 for one method: its best ratios, the lift of the mean noisy
+/// accuracy, the noises raised by 10 points and the verdict.
+struct Transfer {
+    ratio: Summary,
+    lift: Summary,
+    phrase: String,
+    verdict: Verdict,
+}
+
+/// Rule 1 from (unpruned, best) rows of the replicates that have a best
+/// ratio; `k` noises.
+fn transfer(found: &[(&Row, &Row)], k: usize) -> Transfer {
+    let ratio = summarize(&found.iter().map(|(_, b)| ratio_of(b)).collect::<Vec<_>>());
+    let tr: Vec<(Vec<f64>, Vec<f64>)> = found
+        .iter()
+        .map(|(z, b)| (b.noisy.clone(), z.noisy.clone()))
+        .collect();
+    let (per_noise, lift, raised) = lifts(&tr);
+    let (count, phrase) = count_phrase(&per_noise, &raised, found.len(), "transferred noises");
+    let verdict = match (holds(&lift, count, k), 2 * count >= k) {
+        (true, true) => Verdict::Holds,
+        (true, false) => Verdict::Weakly,
+        (false, _) if lift.n >= 2 && lift.ci().1 >= LIFT => Verdict::Unsettled,
+        (false, _) => Verdict::DoesNot,
+    };
+    Transfer {
+        ratio,
+        lift,
+        phrase,
+        verdict,
+    }
+}
+
+/// The replicates of `g` that have a best ratio for `m`, paired with their
+/// unpruned rows.
+fn found(pairs: &[(Option<Row>, Option<Row>)]) -> Vec<(&Row, &Row)> {
+    pairs
+        .iter()
+        .filter_map(|(z, b)| Some((z.as_ref()?, b.as_ref()?)))
+        .collect()
+}
+
+/// Rule 6, across datasets: for each model run on more than one dataset
+/// and each of its methods (random aside), rule 1's verdict on every
+/// dataset side by side, with the best ratio and the mean lift, so a
+/// reader sees at once whether a finding carries over. `groups` in the
+/// order of the experiment's datasets.
+pub fn across(groups: &[Group]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut models: Vec<&str> = Vec::new();
+    for g in groups {
+        if !models.contains(&g.model.as_str()) {
+            models.push(&g.model);
+        }
+    }
+    for model in models {
+        let gs: Vec<&Group> = groups.iter().filter(|g| g.model == model).collect();
+        if gs.len() < 2 {
+            continue;
+        }
+        for m in gs[0].methods().into_iter().filter(|m| m != "random") {
+            let parts: Vec<(Option<Verdict>, String)> = gs
+                .iter()
+                .map(|g| {
+                    let pairs = g.best_pairs(&m);
+                    let found = found(&pairs);
+                    let n = g.replicates.len();
+                    let seeds = format!("{n} seed{}", if n == 1 { "" } else { "s" });
+                    if found.is_empty() {
+                        return (
+                            None,
+                            format!(
+                                "cannot be judged on {} (no ratio at the clean-accuracy threshold, {seeds})",
+                                g.dataset
+                            ),
+                        );
+                    }
+                    let t = transfer(&found, g.noise_names().len());
+                    (
+                        Some(t.verdict),
+                        format!(
+                            "{} on {} (at {}, mean lift {} points, {seeds})",
+                            t.verdict.short(),
+                            g.dataset,
+                            ratio_phrase(&t.ratio),
+                            t.lift.points()
+                        ),
+                    )
+                })
+                .collect();
+            let same = parts.windows(2).all(|w| w[0].0 == w[1].0);
+            let texts: Vec<&str> = parts.iter().map(|p| p.1.as_str()).collect();
+            let (head, last) = texts.split_at(texts.len() - 1);
+            let carry = if same {
+                ""
+            } else {
+                ": the finding does not carry over from one dataset to the other"
+            };
+            out.push(format!(
+                "{model}, {m}: the article's claim {} {} {}{carry}.",
+                head.join(", "),
+                if same { "and" } else { "but" },
+                last[0]
+            ));
+        }
+    }
+    out
+}
+
 /// The findings of one group: its sentences.
 pub fn group(g: &Group) -> Vec<String> {
     let mut out = Vec::new();
@@ -199,10 +353,7 @@ pub fn group(g: &Group) -> Vec<String> {
     // accuracy the method keeps.
     let random_best = has_random.then(|| {
         let pairs = g.best_pairs("random");
-        let found: Vec<(&Row, &Row)> = pairs
-            .iter()
-            .filter_map(|(z, b)| Some((z.as_ref()?, b.as_ref()?)))
-            .collect();
+        let found = found(&pairs);
         if found.is_empty() {
             return "; random pruning has no ratio at the clean-accuracy threshold".to_string();
         }
@@ -226,10 +377,7 @@ pub fn group(g: &Group) -> Vec<String> {
     let mut inputs_lift: Option<f64> = None;
     for m in &methods {
         let pairs = g.best_pairs(m);
-        let found: Vec<(&Row, &Row)> = pairs
-            .iter()
-            .filter_map(|(z, b)| Some((z.as_ref()?, b.as_ref()?)))
-            .collect();
+        let found = found(&pairs);
         if found.is_empty() {
             out.push(format!(
                 "{}{seeds}, {m}: no ratio keeps clean accuracy at or above the threshold, so there is no best ratio to judge.",
@@ -237,28 +385,14 @@ pub fn group(g: &Group) -> Vec<String> {
             ));
             continue;
         }
-        let ratio = summarize(&found.iter().map(|(_, b)| ratio_of(b)).collect::<Vec<_>>());
-        let tr: Vec<(Vec<f64>, Vec<f64>)> = found
-            .iter()
-            .map(|(z, b)| (b.noisy.clone(), z.noisy.clone()))
-            .collect();
-        let (per_noise, lift, raised) = lifts(&tr);
-        let (count, phrase) = count_phrase(&per_noise, &raised, found.len(), "transferred noises");
-        let lift_holds = holds(&lift, count, k);
-        let verdict = match (lift_holds, 2 * count >= k) {
-            (true, true) => {
-                "the article's claim (pruning raises accuracy under the noise) holds here"
-            }
-            (true, false) => {
-                "the article's claim holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)"
-            }
-            (false, _) if lift.n >= 2 && lift.ci().1 >= LIFT => {
-                "whether the article's claim holds is not settled here: the lift's 95% interval spans both zero and 10 points, so the seeds disagree and more of them would decide"
-            }
-            (false, _) => {
-                "the article's claim (pruning raises accuracy under the noise) does not hold here"
-            }
-        };
+        let Transfer {
+            ratio,
+            lift,
+            phrase,
+            verdict,
+        } = transfer(&found, k);
+        let lift_holds = verdict.holds();
+        let verdict = verdict.text();
         let missing = if found.len() < n {
             format!(
                 " ({} of {n} seeds have a ratio at the threshold)",
@@ -587,6 +721,54 @@ mod tests {
         assert!(f[0].contains("under none of the 4"), "{}", f[0]);
         assert!(f[0].contains("mean lift 5.5"), "{}", f[0]);
         assert!(f[0].ends_with("holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)."), "{}", f[0]);
+    }
+
+    #[test]
+    fn across_datasets_the_verdicts_stand_side_by_side() {
+        let on = |ds: &str, l: f64| Group {
+            dataset: ds.into(),
+            ..group([0.0, 0.01, -0.01].map(|j| replicate(l, 0.0, j)).to_vec())
+        };
+        // act lifts by 15 points on both datasets: the finding carries over.
+        let f = super::across(&[on("mnist", 0.15), on("fashion-mnist", 0.15)]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].starts_with(
+                "lq, act: the article's claim holds on mnist (at 80%, mean lift 15.0 (95% CI"
+            ),
+            "{}",
+            f[0]
+        );
+        assert!(
+            f[0].contains(", 3 seeds) and holds on fashion-mnist (at 80%"),
+            "{}",
+            f[0]
+        );
+        assert!(!f[0].contains("carry over"), "{}", f[0]);
+        // Not on the second: "but", and the finding does not carry over.
+        let f = super::across(&[on("mnist", 0.15), on("fashion-mnist", 0.0)]);
+        assert!(
+            f[0].contains("3 seeds) but does not hold on fashion-mnist (at 17% (chosen per seed: 0%-50%), mean lift 0.3 (95% CI -1.1 to 1.8) points, 3 seeds)"),
+            "{}",
+            f[0]
+        );
+        assert!(
+            f[0].ends_with(": the finding does not carry over from one dataset to the other."),
+            "{}",
+            f[0]
+        );
+        // A dataset where no ratio keeps clean accuracy (not even the
+        // unpruned model's) cannot be judged.
+        let mut hard = on("fashion-mnist", 0.15);
+        for r in &mut hard.replicates {
+            for x in r.rows.iter_mut() {
+                x.clean = 0.5;
+            }
+        }
+        let f = super::across(&[on("mnist", 0.15), hard]);
+        assert!(f[0].contains("but cannot be judged on fashion-mnist (no ratio at the clean-accuracy threshold, 3 seeds)"), "{}", f[0]);
+        // One dataset: nothing to compare.
+        assert!(super::across(&[on("mnist", 0.15)]).is_empty());
     }
 
     #[test]
