@@ -581,6 +581,8 @@ article_table = false
         "Findings come first"
     );
     for want in [
+        "### Across datasets",
+        "- m, act: the article's claim ",
         "### On mnist",
         "### On fashion-mnist",
         "- m (2 seeds): act at ",
