@@ -319,10 +319,17 @@ pub fn across(groups: &[Group]) -> Vec<String> {
             let same = parts.windows(2).all(|w| w[0].0 == w[1].0);
             let texts: Vec<&str> = parts.iter().map(|p| p.1.as_str()).collect();
             let (head, last) = texts.split_at(texts.len() - 1);
-            let carry = if same {
-                ""
-            } else {
-                ": the finding does not carry over from one dataset to the other"
+            // Only settled verdicts that differ say the finding does not
+            // carry over; an unsettled or unjudged one says nothing of it.
+            let settled = parts
+                .iter()
+                .all(|p| p.0.is_some_and(|v| v != Verdict::Unsettled));
+            let carry = match (same, settled, gs.len()) {
+                (false, true, 2) => {
+                    ": the finding does not carry over from one dataset to the other"
+                }
+                (false, true, _) => ": the finding does not carry over across the datasets",
+                _ => "",
             };
             out.push(format!(
                 "{model}, {m}: the article's claim {} {} {}{carry}.",
@@ -767,6 +774,19 @@ mod tests {
         }
         let f = super::across(&[on("mnist", 0.15), hard]);
         assert!(f[0].contains("but cannot be judged on fashion-mnist (no ratio at the clean-accuracy threshold, 3 seeds)"), "{}", f[0]);
+        assert!(!f[0].contains("carry over"), "{}", f[0]);
+        // Seeds that disagree on the second dataset settle nothing.
+        let split = Group {
+            dataset: "fashion-mnist".into(),
+            ..group([0.3, 0.0, -0.1].map(|l| replicate(l, 0.0, 0.0)).to_vec())
+        };
+        let f = super::across(&[on("mnist", 0.15), split]);
+        assert!(
+            f[0].contains("but is not settled on fashion-mnist"),
+            "{}",
+            f[0]
+        );
+        assert!(!f[0].contains("carry over"), "{}", f[0]);
         // One dataset: nothing to compare.
         assert!(super::across(&[on("mnist", 0.15)]).is_empty());
     }
