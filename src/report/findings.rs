@@ -319,16 +319,19 @@ pub fn across(groups: &[Group]) -> Vec<String> {
             let same = parts.windows(2).all(|w| w[0].0 == w[1].0);
             let texts: Vec<&str> = parts.iter().map(|p| p.1.as_str()).collect();
             let (head, last) = texts.split_at(texts.len() - 1);
-            // Only settled verdicts that differ say the finding does not
-            // carry over; an unsettled or unjudged one says nothing of it.
+            // The finding does not carry over when it holds (if weakly) on
+            // one dataset and does not hold on another, every verdict
+            // settled; an unsettled or unjudged one says nothing of it.
             let settled = parts
                 .iter()
                 .all(|p| p.0.is_some_and(|v| v != Verdict::Unsettled));
-            let carry = match (same, settled, gs.len()) {
-                (false, true, 2) => {
+            let split = parts.iter().any(|p| p.0.is_some_and(Verdict::holds))
+                && parts.iter().any(|p| p.0 == Some(Verdict::DoesNot));
+            let carry = match (split, settled, gs.len()) {
+                (true, true, 2) => {
                     ": the finding does not carry over from one dataset to the other"
                 }
-                (false, true, _) => ": the finding does not carry over across the datasets",
+                (true, true, _) => ": the finding does not carry over across the datasets",
                 _ => "",
             };
             out.push(format!(
@@ -783,6 +786,14 @@ mod tests {
         let f = super::across(&[on("mnist", 0.15), split]);
         assert!(
             f[0].contains("but is not settled on fashion-mnist"),
+            "{}",
+            f[0]
+        );
+        assert!(!f[0].contains("carry over"), "{}", f[0]);
+        // Holding strongly on one and weakly on the other still holds.
+        let f = super::across(&[on("mnist", 0.15), on("fashion-mnist", 0.055)]);
+        assert!(
+            f[0].contains("but holds only weakly on fashion-mnist"),
             "{}",
             f[0]
         );
