@@ -8,7 +8,7 @@
 //! 1. **Transfer**: under how many noises the mean lift over the unpruned
 //!    model is at least 10 points, in how many seeds each of them is, and
 //!    the mean lift of the mean noisy accuracy with its 95% interval; the
-//!    claim *holds* when that interval lies above zero (one seed: a lift of
+//!    claim *holds* when that interval lies above zero and the lift is a point or more (one seed: a lift of
 //!    at least 10 points under half the noises or more), else it *does not
 //!    hold*.
 //! 2. **Adaptive**: the same count and lift against noises retrained on the
@@ -39,6 +39,24 @@ use crate::experiment::sweep::Row;
 /// A lift of a method over random pruning that counts as specific for one
 /// seed (no interval): 5 points.
 pub const SPECIFIC: f64 = 0.05;
+
+/// The smallest change over seeds a sentence calls a gain or a loss: a
+/// point. Seeds that agree closely give intervals above zero around tenths
+/// of a point (two replicates that each move the same three test images
+/// out of a thousand give 0.3 (0.3 to 0.3)), which is no finding.
+pub const POINT: f64 = 0.01;
+
+/// A gain over seeds: the 95% interval lies above zero and the mean is at
+/// least [`POINT`].
+fn gain(s: &Summary) -> bool {
+    s.above_zero() && s.mean >= POINT
+}
+
+/// A loss over seeds: the 95% interval lies below zero and the mean is at
+/// most -[`POINT`].
+fn loss(s: &Summary) -> bool {
+    s.ci().1 < 0.0 && s.mean <= -POINT
+}
 
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
@@ -106,7 +124,7 @@ fn count_phrase(per_noise: &[f64], raised: &[usize], n: usize, what: &str) -> (u
 /// `count` noises of `k` (at least half) are raised by 10 points.
 fn holds(lift: &Summary, count: usize, k: usize) -> bool {
     if lift.n >= 2 {
-        lift.above_zero()
+        gain(lift)
     } else {
         lift.mean > 0.0 && k > 0 && 2 * count >= k
     }
@@ -151,7 +169,7 @@ fn attack_sentence(g: &Group, m: &str, pairs: &[(Option<Row>, Option<Row>)]) -> 
     let unpruned = summarize(&v.iter().map(|x| x.1).collect::<Vec<_>>());
     let change = summarize(&v.iter().map(|x| x.0 - x.1).collect::<Vec<_>>());
     let (up, down) = if change.n >= 2 {
-        (change.above_zero(), change.ci().1 < 0.0)
+        (gain(&change), loss(&change))
     } else {
         (change.mean >= SPECIFIC, change.mean <= -SPECIFIC)
     };
@@ -520,7 +538,7 @@ pub fn group(g: &Group) -> Vec<String> {
                 let rl = summarize(&paired.iter().map(|p| p.1).collect::<Vec<_>>());
                 let diff = summarize(&paired.iter().map(|p| p.0 - p.1).collect::<Vec<_>>());
                 let specific = if diff.n >= 2 {
-                    diff.above_zero()
+                    gain(&diff)
                 } else {
                     diff.mean >= SPECIFIC
                 };
@@ -731,6 +749,14 @@ mod tests {
         assert!(f[0].contains("under none of the 4"), "{}", f[0]);
         assert!(f[0].contains("mean lift 5.5"), "{}", f[0]);
         assert!(f[0].ends_with("holds only weakly here (accuracy rises, but by 10 points under fewer than half the noises)."), "{}", f[0]);
+        // Half a point, however alike the seeds: no lift to speak of.
+        let f = findings_of([(0.005, 0.0, 0.0), (0.006, 0.0, 0.0), (0.0055, 0.0, 0.0)]);
+        assert!(
+            f[0].contains("mean lift 0.5 (95% CI 0.4 to 0.7)"),
+            "{}",
+            f[0]
+        );
+        assert!(f[0].ends_with("does not hold here."), "{}", f[0]);
     }
 
     #[test]
@@ -987,6 +1013,17 @@ mod tests {
         let a = sentence([-0.10, -0.12, -0.08]);
         assert!(a.contains("makes the network less robust"), "{a}");
         let a = sentence([0.05, -0.05, 0.01]);
+        assert!(a.contains("no change in robustness"), "{a}");
+        // Seeds that agree on a few images: an interval off zero around a
+        // third of a point is no change, and a point is one.
+        let a = sentence([0.003, 0.003, 0.003]);
+        assert!(
+            a.contains("a change of 0.3 (95% CI 0.3 to 0.3) points: no change in robustness"),
+            "{a}"
+        );
+        let a = sentence([0.01, 0.01, 0.01]);
+        assert!(a.contains("more robust"), "{a}");
+        let a = sentence([-0.003, -0.003, -0.003]);
         assert!(a.contains("no change in robustness"), "{a}");
         // Without attacks in the adaptive stage, no sentence.
         let mut bare = with_attacks([0.28, 0.27, 0.29]);

@@ -14,7 +14,7 @@
 /// the Findings rules or the sections change makes `parana reproduce`
 /// rewrite the report of an existing run (a second or so) while every
 /// other stage stays cached.
-pub const RULES: u32 = 10;
+pub const RULES: u32 = 11;
 
 pub mod article;
 pub mod band_plot;
