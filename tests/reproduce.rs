@@ -498,6 +498,26 @@ fn status_tells_done_running_interrupted_stale_and_not_started() {
     v["stages"]["train-tiny"]["key"] = serde_json::json!("0000");
     std::fs::write(&p, v.to_string()).unwrap();
     assert_eq!(of(&states(), "train-tiny"), "stale");
+    // Rerun (a stale stage starts afresh: one run), then interrupted and
+    // resumed: the record counts two runs, and the time shown is the
+    // last one's only, which the text says.
+    reproduce(&exp, &run, &["--only", "train"]);
+    let runs = |v: &serde_json::Value| v["stages"]["train-tiny"]["runs"].as_u64();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(runs(&v), Some(1));
+    v["stages"]["train-tiny"]["done"] = serde_json::json!(false);
+    std::fs::write(&p, v.to_string()).unwrap();
+    reproduce(&exp, &run, &["--only", "train"]);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(runs(&v), Some(2));
+    let o = parana().arg("status").arg(&run).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("train-tiny") && l.contains("s (last of 2 runs)")),
+        "{text}"
+    );
     // Not a run folder: one line, exit 2.
     let o = parana().arg("status").arg(dir.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

@@ -19,7 +19,7 @@ failed stage is resubmitted by the same --slurm command.")]
 pub struct StatusArgs {
     /// Run folder written by `parana reproduce`.
     run: PathBuf,
-    /// One JSON array of {id, state, seconds, finished[, job, log, slurm]}.
+    /// One JSON array of {id, state, seconds, runs, finished[, job, log, slurm]}.
     #[arg(long)]
     json: bool,
 }
@@ -33,7 +33,10 @@ pub(super) fn run(a: StatusArgs, _g: Global) -> Result<()> {
     }
     for s in &st {
         let when = s.finished.as_deref().unwrap_or("");
-        let secs = if s.state == State::Done {
+        let secs = if s.state == State::Done && s.runs > 1 {
+            // The interrupted runs' time is not known: say so.
+            format!("{:.1}s (last of {} runs)", s.seconds, s.runs)
+        } else if s.state == State::Done {
             format!("{:.1}s", s.seconds)
         } else {
             String::new()

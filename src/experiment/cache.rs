@@ -19,14 +19,23 @@ pub struct Record {
     pub key: String,
     /// Whether it finished with that key.
     pub done: bool,
-    /// Seconds of its last (finishing) run.
+    /// Seconds of its last (finishing) run: of the part after the last
+    /// resume when `runs` > 1.
     pub seconds: f64,
+    /// How many times it was started with this key (1, or more when it was
+    /// interrupted and resumed; the time of interrupted runs is not known).
+    #[serde(default = "one")]
+    pub runs: u32,
     /// When it finished (RFC 3339).
     #[serde(default)]
     pub finished: Option<String>,
     /// Order in the plan (for the report).
     #[serde(default)]
     pub order: usize,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Contents of `RUN/stages.json`.
@@ -119,14 +128,20 @@ impl StagesFile {
         }
     }
 
-    /// Record that `stage` starts (not done).
+    /// Record that `stage` starts (not done); a resumed start counts one
+    /// more run.
     pub fn start(&mut self, stage: &Stage, order: usize) {
+        let runs = match self.stages.get(&stage.id) {
+            Some(r) if r.key == stage.key && !r.done => r.runs + 1,
+            _ => 1,
+        };
         self.stages.insert(
             stage.id.clone(),
             Record {
                 key: stage.key.clone(),
                 done: false,
                 seconds: 0.0,
+                runs,
                 finished: None,
                 order,
             },

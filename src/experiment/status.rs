@@ -60,6 +60,9 @@ pub struct StageStatus {
     pub state: State,
     /// Seconds of its last finished run (0 if none).
     pub seconds: f64,
+    /// How many times it was started with its key: more than 1 when it
+    /// was resumed, and then `seconds` counts the last run only.
+    pub runs: u32,
     /// When it finished.
     pub finished: Option<String>,
     /// Its Slurm job id, when submitted with `--slurm`.
@@ -111,6 +114,7 @@ pub fn status(run: &Path) -> Result<Vec<StageStatus>> {
                 id: s.id,
                 state,
                 seconds: rec.filter(|r| r.done).map_or(0.0, |r| r.seconds),
+                runs: rec.filter(|r| r.key == s.key).map_or(0, |r| r.runs),
                 finished: rec.and_then(|r| r.finished.clone()),
                 job: jobs.as_ref().map(|j| j.job.clone()),
                 log: jobs.as_ref().map(|j| j.log.clone()),

@@ -515,13 +515,16 @@ fn stage_times(d: &mut Doc, c: &Ctx) -> Result<()> {
         .iter()
         .map(|(id, r)| {
             let state = match (r.done, id.as_str()) {
-                (true, _) => "done",
-                (false, "report") => "writing this report",
-                (false, _) => "not finished",
+                (true, _) if r.runs > 1 => {
+                    format!("done (resumed; time of the last of {} runs)", r.runs)
+                }
+                (true, _) => "done".into(),
+                (false, "report") => "writing this report".into(),
+                (false, _) => "not finished".into(),
             };
             vec![
                 id.to_string(),
-                state.into(),
+                state,
                 format!("{:.1}", r.seconds),
                 r.finished.clone().unwrap_or_default(),
                 r.key[..12.min(r.key.len())].to_string(),
