@@ -8,9 +8,9 @@
 //! 1. **Transfer**: under how many noises the mean lift over the unpruned
 //!    model is at least 10 points, in how many seeds each of them is, and
 //!    the mean lift of the mean noisy accuracy with its 95% interval; the
-//!    claim *holds* when that interval lies above zero and the lift is a point or more (one seed: a lift of
-//!    at least 10 points under half the noises or more), else it *does not
-//!    hold*.
+//!    claim *holds* when that interval lies above zero and the lift is a
+//!    point or more (one seed: a lift of at least 10 points under half the
+//!    noises or more), else it *does not hold*.
 //! 2. **Adaptive**: the same count and lift against noises retrained on the
 //!    pruned network (the unpruned model's own noises as baseline), and
 //!    against the stronger of the two per noise (the worst case); when the
@@ -484,12 +484,12 @@ pub fn group(g: &Group) -> Vec<String> {
                 .filter(|&j| {
                     let t: f64 = pts.iter().map(|(p, _)| p.transfer[j]).sum();
                     let a: f64 = pts.iter().map(|(p, _)| p.adaptive[j]).sum();
-                    (a - t) / n >= 0.01
+                    (a - t) / n >= POINT
                 })
                 .count();
             // Only a lift there was can be gone (at least a point) or
             // survive (one that holds by rule 1).
-            let tail = if wlift.mean < tlift.mean / 2.0 && tlift.mean >= 0.01 {
+            let tail = if wlift.mean < tlift.mean / 2.0 && tlift.mean >= POINT {
                 ": most of the transferred lift is gone against an attack aimed at the pruned network, so it was mostly a failure of the noise to transfer, not robustness"
             } else if lift_holds && wlift.mean > 0.0 && holds(&wlift, 1, 1) {
                 ": the lift survives the stronger of the two attacks"
